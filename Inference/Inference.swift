@@ -1,0 +1,2 @@
+// Inference: generate, truncation, style mixing, interpolation (issue 6).
+import StyleGAN

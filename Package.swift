@@ -1,0 +1,47 @@
+// swift-tools-version:5.9
+// StyleGAN in Swift: C kernels (OpenMP + OpenBLAS), image IO (libpng, libjpeg), the networks and
+// autograd, training, inference and the `stylegan` command line. Layout fixed by the product's design.
+import PackageDescription
+
+// The C kernels are compiled optimised in every configuration: a debug test run on -O0 kernels
+// would be tens of times slower and test nothing extra. OpenMP comes from LLVM 19's runtime
+// (libomp-19-dev, linked as omp5): see ../shared/TOOLCHAIN.md.
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fopenmp", "-fno-math-errno"])]
+
+let package = Package(
+    name: "StyleGAN",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stylegan", targets: ["stylegan"]),
+        .library(name: "StyleGAN", targets: ["StyleGAN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: kernelCFlags,
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("omp5"), .linkedLibrary("m")]),
+        .target(
+            name: "CImage",
+            path: "Sources/CImage",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "StyleGAN", dependencies: ["CKernels", "CImage"], path: "Sources/StyleGAN"),
+        .target(name: "Training", dependencies: ["StyleGAN"], path: "Training"),
+        .target(name: "Inference", dependencies: ["StyleGAN"], path: "Inference"),
+        .executableTarget(
+            name: "stylegan",
+            dependencies: [
+                "Training", "Inference", "StyleGAN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/stylegan"),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "CImage"], path: "Tests/CKernelsTests"),
+        .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN"], path: "Tests/StyleGANTests"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"], path: "Tests/TrainingTests"),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], path: "Tests/InferenceTests"),
+    ]
+)

@@ -1,0 +1,1 @@
+/* adam: being written */

@@ -1,0 +1,25 @@
+/* 2-D convolution (cross-correlation, as PyTorch's conv2d), NCHW float32, any kernel size,
+   any stride, symmetric zero padding; im2col/col2im + sgemm, OpenMP over the im2col rows.
+     x: (N, Cin, H, W)   w: (Cout, Cin, KH, KW)   y: (N, Cout, OH, OW)
+     OH = (H + 2*pad - KH) / stride + 1,  OW = (W + 2*pad - KW) / stride + 1
+   Every function overwrites its output. backward_input with (dy, w) is also the transposed
+   convolution of dy (PyTorch's conv_transpose2d with weight w laid out (in=Cout, out=Cin, KH, KW)),
+   which is how the fused 2x upsample conv runs. */
+#pragma once
+
+void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                    int Cout, int KH, int KW, int stride, int pad);
+/* dx (N, Cin, H, W) = gradient of sum(y * dy) with respect to x. */
+void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
+                           int W, int Cout, int KH, int KW, int stride, int pad);
+/* dw (Cout, Cin, KH, KW) = gradient of sum(y * dy) with respect to w. */
+void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
+                            int W, int Cout, int KH, int KW, int stride, int pad);
+
+/* Naive loops, the reference the fast versions are tested against. */
+void conv2d_forward_ref(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                        int Cout, int KH, int KW, int stride, int pad);
+void conv2d_backward_input_ref(float *dx, const float *dy, const float *w, int N, int Cin, int H,
+                               int W, int Cout, int KH, int KW, int stride, int pad);
+void conv2d_backward_weight_ref(float *dw, const float *dy, const float *x, int N, int Cin, int H,
+                                int W, int Cout, int KH, int KW, int stride, int pad);
