@@ -8,3 +8,4 @@
 #include "norm.h"
 #include "elementwise.h"
 #include "adam.h"
+#include "random.h"

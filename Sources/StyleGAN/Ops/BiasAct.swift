@@ -1,0 +1,34 @@
+// Bias + leaky ReLU in one pass, the activation after every StyleGAN conv and dense layer. Its
+// derivative masks the incoming gradient with the output's sign: linear in the gradient, so the
+// same primitive serves every derivative order.
+import CKernels
+
+extension Tensor {
+    /// leaky_relu(x + b, slope) with b (C) added along axis 1 of x (N, C, ...). slope 1: bias only.
+    public func biasLeakyReLU(_ bias: Tensor?, slope: Float = 0.2) -> Tensor {
+        precondition(rank >= 2, "biasLeakyReLU: input \(shape) needs (N, C, ...)")
+        let (n, c) = (shape[0], shape[1])
+        let s = shape[2...].reduce(1, *)
+        if let bias { precondition(bias.shape == [c], "biasLeakyReLU: bias \(bias.shape) for \(c) channels") }
+        Kernels.ensure()
+        let y = Tensor(uninitialized: shape)
+        bias_leaky_relu_forward(y.data, data, bias?.data, Int32(n), Int32(c), s, slope)
+        let inputs = bias.map { [self, $0] } ?? [self]
+        return record(y, "biasLeakyReLU", inputs) { [unowned y, shape] g, needs in
+            let gx = slope == 1 ? g : leakyReLUGrad(g, mask: y, slope: slope)
+            if needs.count == 1 { return [gx] }
+            let gb = needs[1] ? gx.sumTo([1, c] + Array(repeating: 1, count: shape.count - 2)).reshaped([c]) : nil
+            return [needs[0] ? gx : nil, gb]
+        }
+    }
+}
+
+/// g * (y > 0 ? 1 : slope): linear in g; the mask (from the forward's output) is a constant.
+func leakyReLUGrad(_ g: Tensor, mask y: Tensor, slope: Float) -> Tensor {
+    precondition(g.shape == y.shape, "leakyReLUGrad: \(g.shape) vs \(y.shape)")
+    Kernels.ensure()
+    let dx = Tensor(uninitialized: g.shape)
+    leaky_relu_backward(dx.data, g.data, y.data, g.count, slope)
+    let mask = y.detached()
+    return record(dx, "leakyReLUGrad", [g]) { gg, _ in [leakyReLUGrad(gg, mask: mask, slope: slope)] }
+}

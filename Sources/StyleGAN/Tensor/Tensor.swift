@@ -1,0 +1,123 @@
+// Tensor: an n-dimensional float32 array (NCHW for images) that owns a contiguous, 64-byte
+// aligned buffer, plus the autograd fields (requiresGrad, grad, the node that made it).
+// Reference semantics, as in PyTorch: ops return new tensors; reshape shares the buffer.
+import CKernels
+import Foundation
+
+/// The buffer behind one or more tensors (reshape views share it).
+final class Storage {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        precondition(count >= 0, "negative tensor size")
+        self.count = count
+        let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) / 64 * 64)
+        guard let raw = aligned_alloc(64, bytes) else {
+            fatalError("out of memory allocating \(bytes) bytes for a tensor")
+        }
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    deinit { free(pointer) }
+}
+
+public final class Tensor {
+    public let shape: [Int]
+    let storage: Storage
+    /// Set on leaves (parameters, inputs) whose gradient is wanted; ops propagate it.
+    public var requiresGrad: Bool
+    /// Accumulated by `backward()` on leaves that require grad.
+    public var grad: Tensor?
+    /// The op that produced this tensor, when it was recorded for autograd.
+    var gradFn: Node?
+
+    init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not match buffer size \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// An uninitialised tensor (every element is written by the caller).
+    public convenience init(uninitialized shape: [Int]) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *)))
+    }
+
+    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.init(uninitialized: shape)
+        data.initialize(repeating: 0, count: count)
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+        self.init(uninitialized: shape)
+        data.initialize(repeating: value, count: count)
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        self.init(uninitialized: shape)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(scalar: Float) { self.init([scalar], shape: []) }
+
+    /// Standard normal draws from the Philox stream (seed, stream, step): the same on any thread count.
+    public convenience init(randomNormal shape: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0,
+                            requiresGrad: Bool = false) {
+        self.init(uninitialized: shape)
+        philox_normal(data, count, seed, stream, step, 0)
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(randomUniform shape: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0) {
+        self.init(uninitialized: shape)
+        philox_uniform(data, count, seed, stream, step, 0)
+    }
+
+    public var count: Int { storage.count }
+    public var rank: Int { shape.count }
+    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// The single value of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "item of a tensor with \(count) elements")
+        return data[0]
+    }
+
+    /// The same values with no autograd history (shares the buffer).
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// A deep copy with no autograd history.
+    public func copy() -> Tensor {
+        let out = Tensor(uninitialized: shape)
+        out.data.update(from: data, count: count)
+        return out
+    }
+
+    /// Overwrites the values in place (shapes must match); for optimisers, EMA and loading.
+    public func assign(_ other: Tensor) {
+        precondition(other.shape == shape, "assign: shape \(other.shape) into \(shape)")
+        if other.data != data { data.update(from: other.data, count: count) }
+    }
+
+    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let head = scalars.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape), [\(head)\(count > 8 ? ", ..." : "")])"
+    }
+}
+
+/// Kernels are initialised once (OpenMP's spin-wait off) before the first op.
+enum Kernels {
+    static let ready: Void = { ck_init() }()
+    @inline(__always) static func ensure() { _ = ready }
+}
