@@ -1,0 +1,73 @@
+// `stylegan bench kernels [--iters N] [--threads N] [--json]`: the project's benchmark.
+import ArgumentParser
+import Foundation
+import StyleGAN
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the kernels (GFLOP/s of conv2d against sgemm of the same size, GB/s of the rest).")
+
+    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels }
+
+    @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var target: Target
+
+    @Option(help: "Timed repetitions per row (the median is reported).")
+    var iters: Int = 5
+
+    @Option(help: "Thread counts to compare, comma separated (default: 1 and all cores).")
+    var threads: String?
+
+    @Option(help: "Batch size of the conv rows.")
+    var batch: Int = 8
+
+    @Flag(help: "Print only JSON lines, one object per row.")
+    var json = false
+
+    func validate() throws {
+        guard iters >= 1 else { throw ValidationError("--iters must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        _ = try threadCounts()
+    }
+
+    func threadCounts() throws -> [Int] {
+        guard let threads else {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            return cores > 1 ? [1, cores] : [1]
+        }
+        let parsed = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--threads takes positive integers separated by commas, got '\(threads)'")
+        }
+        return parsed.map { $0! }
+    }
+
+    func run() throws {
+        switch target {
+        case .kernels:
+            let rows = KernelBench.convRows(batch: batch, threads: try threadCounts(), iters: iters)
+                + KernelBench.elementwiseRows(iters: iters)
+            printRows(rows, json: json)
+        }
+    }
+}
+
+/// A table for people, or one JSON object per line for machines.
+func printRows(_ rows: [BenchRow], json: Bool) {
+    if json {
+        for r in rows { print(r.json) }
+        return
+    }
+    var lastName = ""
+    for r in rows {
+        if r.name != lastName {
+            print("\n\(r.name)")
+            print(r.fields.map { $0.0.padding(toLength: max(8, $0.0.count), withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            lastName = r.name
+        }
+        print(r.fields.map { key, value -> String in
+            let s = (value as? Double).map { String(format: "%.3g", $0) } ?? "\(value)"
+            return s.padding(toLength: max(8, key.count), withPad: " ", startingAt: 0)
+        }.joined(separator: "  "))
+    }
+}

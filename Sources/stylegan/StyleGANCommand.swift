@@ -1,0 +1,10 @@
+// The `stylegan` command line: one file per subcommand, parsing and calling only.
+import ArgumentParser
+
+@main
+struct StyleGANCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stylegan",
+        abstract: "A style-based GAN (StyleGAN) that trains and generates on the CPU.",
+        subcommands: [Bench.self])
+}
