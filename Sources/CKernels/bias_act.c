@@ -1,1 +1,41 @@
-/* bias_act: being written */
+/* Bias + leaky ReLU, forward and backward (bias_act.h). The backward reads the forward's output
+   rather than its input, so the graph keeps one tensor per activation instead of two. */
+#include "bias_act.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define PAR_MIN 65536L
+
+void bias_leaky_relu_forward(float *y, const float *x, const float *b, int N, int C, long S,
+                             float slope) {
+    long planes = (long)N * C;
+#pragma omp parallel for schedule(static) if (planes * S > PAR_MIN)
+    for (long pc = 0; pc < planes; pc++) {
+        const float bias = b ? b[pc % C] : 0.0f;
+        const float *xp = x + pc * S;
+        float *yp = y + pc * S;
+        for (long s = 0; s < S; s++) {
+            float v = xp[s] + bias;
+            yp[s] = v > 0.0f ? v : v * slope;
+        }
+    }
+}
+
+void bias_leaky_relu_forward_ref(float *y, const float *x, const float *b, int N, int C, long S,
+                                 float slope) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (long s = 0; s < S; s++) {
+                long i = ((long)n * C + c) * S + s;
+                float v = x[i] + (b ? b[c] : 0.0f);
+                y[i] = v > 0.0f ? v : slope * v;
+            }
+}
+
+void leaky_relu_backward(float *dx, const float *dy, const float *y, long n, float slope) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (long i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * slope;
+}
+
+void leaky_relu_backward_ref(float *dx, const float *dy, const float *y, long n, float slope) {
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (y[i] > 0.0f ? 1.0f : slope);
+}

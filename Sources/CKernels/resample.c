@@ -1,1 +1,151 @@
-/* resample: being written */
+/* upfirdn2d: the one FIR resampling op behind blur, nearest 2x up, box 2x down and StyleGAN's fused
+   up/down resamplers (see resample.h for the exact definition). The fast version never builds the
+   zero-inserted, padded image: for each filter column it precomputes the arithmetic progression of
+   output columns whose tap lands on a real input sample, so every inner loop is a dense
+   multiply-add with fixed strides, and rows whose tap falls on an inserted zero are skipped. */
+#include "resample.h"
+
+#include <stdlib.h>
+
+static long floordiv(long a, long b) { /* b > 0 */
+    long q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static int gcd(int a, int b) {
+    while (b) { int t = a % b; a = b; b = t; }
+    return a;
+}
+
+/* OpenMP runtime calls, declared here because Swift's clang ships no omp.h (TOOLCHAIN.md). */
+int omp_get_max_threads(void);
+int omp_get_thread_num(void);
+
+/* Filter column j reads input columns sx0 + k*sstep (k < n) into the output columns
+   ox0 + k*ostep, found at t0 + k*tstride of the row's accumulator. When upsampling with several
+   taps per output (the 4x4 FIR), the row is accumulated phase-major (output column ox at
+   (ox % ostep) * KW + ox / ostep) so that every tap is a unit-stride multiply-add, and
+   interleaved once at the end; with one tap per output (nearest) that extra pass costs more than
+   it saves, and the taps write the output row directly with stride ostep. */
+typedef struct { int ox0, n, ostep, sx0, sstep, t0, tstride; } TapRun;
+
+/* Solutions of c = ox*down + j - pad0 with 0 <= c < len*up, c = 0 (mod up), 0 <= ox < olen. */
+static TapRun tap_run(int j, int len, int olen, int up, int down, int pad0, int phased) {
+    TapRun t = {0, 0, 1, 0, 1, 0, 1};
+    int g = gcd(up, down);
+    t.ostep = up / g;
+    t.sstep = down / g;
+    long lo = floordiv((long)pad0 - j + down - 1, down); /* first ox with c >= 0 */
+    if (lo < 0) lo = 0;
+    long hi = floordiv((long)len * up - 1 - j + pad0, down); /* last ox with c < len*up */
+    if (hi > olen - 1) hi = olen - 1;
+    long first = -1;
+    for (long ox = lo; ox < lo + up && ox <= hi; ox++) { /* c mod up cycles with period <= up */
+        long c = ox * down + j - pad0;
+        if (c % up == 0) { first = ox; break; }
+    }
+    if (first < 0) return t;
+    t.ox0 = (int)first;
+    t.n = (int)((hi - first) / t.ostep + 1);
+    t.sx0 = (int)((first * down + j - pad0) / up);
+    int KW = (olen + t.ostep - 1) / t.ostep;
+    t.t0 = phased ? (t.ox0 % t.ostep) * KW + t.ox0 / t.ostep : t.ox0;
+    t.tstride = phased ? 1 : t.ostep;
+    return t;
+}
+
+/* acc[t0 + k*tstride] += w * x[sx0 + k*sstep]; unit strides get their own loops so that they
+   vectorise. */
+static inline void axpy_run(float *restrict acc, const float *restrict xr, float w, TapRun t) {
+    float *a = acc + t.t0;
+    const float *xs = xr + t.sx0;
+    if (t.tstride == 1 && t.sstep == 1) {
+        for (int k = 0; k < t.n; k++) a[k] += w * xs[k];
+    } else if (t.tstride == 1) {
+        for (int k = 0; k < t.n; k++) a[k] += w * xs[k * t.sstep];
+    } else {
+        for (int k = 0; k < t.n; k++) a[k * t.tstride] += w * xs[k * t.sstep];
+    }
+}
+
+/* y[k*ostep + ph] = acc[ph*KW + k] for every output column. */
+static void interleave(float *restrict yr, const float *restrict acc, int OW, int ostep, int KW) {
+    if (ostep == 2) {
+        const float *a0 = acc, *a1 = acc + KW;
+        int k = 0;
+        for (; 2 * k + 1 < OW; k++) {
+            yr[2 * k] = a0[k];
+            yr[2 * k + 1] = a1[k];
+        }
+        if (2 * k < OW) yr[2 * k] = a0[k];
+        return;
+    }
+    for (int ox = 0; ox < OW; ox++) yr[ox] = acc[(ox % ostep) * KW + ox / ostep];
+}
+
+void upfirdn2d(float *y, const float *x, const float *f, int P, int H, int W, int FH, int FW,
+               int up, int down, int px0, int px1, int py0, int py1) {
+    int OH = (H * up + py0 + py1 - FH) / down + 1;
+    int OW = (W * up + px0 + px1 - FW) / down + 1;
+    if (P <= 0 || OH <= 0 || OW <= 0) return;
+    int ostep = up / gcd(up, down), KW = (OW + ostep - 1) / ostep;
+    int phased = ostep > 1 && FW > ostep; /* several filter columns reach each output column */
+    int nthreads = omp_get_max_threads();
+    /* the tap table, then one phase-major row buffer per thread when upsampling */
+    size_t bytes = sizeof(TapRun) * (size_t)FW;
+    if (phased) bytes += sizeof(float) * (size_t)nthreads * (size_t)ostep * (size_t)KW;
+    TapRun *runs = malloc(bytes);
+    if (!runs) {
+        upfirdn2d_ref(y, x, f, P, H, W, FH, FW, up, down, px0, px1, py0, py1);
+        return;
+    }
+    float *rowbufs = (float *)(runs + FW);
+    for (int j = 0; j < FW; j++) runs[j] = tap_run(j, W, OW, up, down, px0, phased);
+    long Hu = (long)H * up;
+    long work = (long)P * OH * OW * ((long)FH * FW / ((long)up * up) + 1);
+
+#pragma omp parallel if (work > 200000)
+    {
+        float *tmp = phased ? rowbufs + (size_t)omp_get_thread_num() * ostep * KW : NULL;
+#pragma omp for collapse(2) schedule(static)
+        for (int p = 0; p < P; p++) {
+            for (int oy = 0; oy < OH; oy++) {
+                float *yr = y + ((long)p * OH + oy) * OW;
+                const float *xp = x + (long)p * H * W;
+                float *acc = phased ? tmp : yr;
+                for (long k = 0; k < (phased ? (long)ostep * KW : OW); k++) acc[k] = 0.0f;
+                for (int i = 0; i < FH; i++) {
+                    long r = (long)oy * down + i - py0; /* row of the upsampled image */
+                    if (r < 0 || r >= Hu || r % up != 0) continue;
+                    const float *xr = xp + (r / up) * W;
+                    const float *fr = f + (long)i * FW;
+                    for (int j = 0; j < FW; j++)
+                        if (runs[j].n > 0) axpy_run(acc, xr, fr[j], runs[j]);
+                }
+                if (phased) interleave(yr, tmp, OW, ostep, KW);
+            }
+        }
+    }
+    free(runs);
+}
+
+/* The definition read literally, one output sample at a time, accumulated in double. */
+void upfirdn2d_ref(float *y, const float *x, const float *f, int P, int H, int W, int FH, int FW,
+                   int up, int down, int px0, int px1, int py0, int py1) {
+    int OH = (H * up + py0 + py1 - FH) / down + 1;
+    int OW = (W * up + px0 + px1 - FW) / down + 1;
+    long Hu = (long)H * up, Wu = (long)W * up;
+    for (int p = 0; p < P; p++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                double s = 0.0;
+                for (int i = 0; i < FH; i++)
+                    for (int j = 0; j < FW; j++) {
+                        long uy = (long)oy * down + i - py0, ux = (long)ox * down + j - px0;
+                        if (uy < 0 || uy >= Hu || ux < 0 || ux >= Wu) continue; /* padding */
+                        if (uy % up != 0 || ux % up != 0) continue;             /* inserted zero */
+                        s += (double)f[i * FW + j] * x[((long)p * H + uy / up) * W + ux / up];
+                    }
+                y[((long)p * OH + oy) * OW + ox] = (float)s;
+            }
+}
