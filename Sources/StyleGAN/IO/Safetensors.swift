@@ -5,8 +5,9 @@
 import Foundation
 
 public struct SafetensorsError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ path: String, _ reason: String) { description = "\(path): \(reason)" }
+    public let path: String, reason: String
+    public var description: String { "\(path): \(reason)" }
+    init(_ path: String, _ reason: String) { (self.path, self.reason) = (path, reason) }
 }
 
 public enum SafetensorsDType: String {

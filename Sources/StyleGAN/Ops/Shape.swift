@@ -1,5 +1,7 @@
-// Shape primitives: reshape (a free view), and concatenation / narrowing / zero-padding along one
-// axis, which are each other's adjoints (concat's backward narrows, narrow's pads, pad's narrows).
+// Shape primitives: reshape (a free view), swapping the first two axes, and concatenation /
+// narrowing / zero-padding along one axis, which are each other's adjoints (concat's backward
+// narrows, narrow's pads, pad's narrows).
+import CKernels
 
 extension Tensor {
     /// The same buffer seen with another shape; one dimension may be -1.
@@ -14,6 +16,22 @@ extension Tensor {
         if target == shape { return self }
         let out = Tensor(shape: target, storage: storage)
         return record(out, "reshape", [self]) { [shape] g, _ in [g.reshaped(shape)] }
+    }
+
+    /// Axes 0 and 1 swapped (a copy): conv weights (out, in, ...) <-> transposed-conv (in, out, ...).
+    public func transposed01() -> Tensor {
+        precondition(rank >= 2, "transposed01 of \(shape)")
+        let (a, b) = (shape[0], shape[1])
+        let inner = shape[2...].reduce(1, *)
+        let out = Tensor(uninitialized: [b, a] + shape[2...])
+        if count > 0 {
+            Kernels.ensure()
+            let dims = [b, a, inner], strides = [inner, b * inner, 1]
+            dims.withUnsafeBufferPointer { d in
+                strides.withUnsafeBufferPointer { s in ew_copy_strided(out.data, data, s.baseAddress, d.baseAddress, 3) }
+            }
+        }
+        return record(out, "transposed01", [self]) { g, _ in [g.transposed01()] }
     }
 
     /// Elements [start, start + length) along `axis`.

@@ -1,0 +1,105 @@
+// Generation by seed: z from the seed through Philox, the mapping, optional truncation toward
+// w_avg, synthesis with the seed's (or fixed, or no) noise. Depends on the networks only.
+import Foundation
+import StyleGAN
+
+/// "0-7,12" -> [0, 1, ..., 7, 12]: comma-separated seeds and inclusive ranges, in order.
+public func parseSeeds(_ text: String) throws -> [Int] {
+    var seeds: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        let p = part.trimmingCharacters(in: .whitespaces)
+        let bounds = p.split(separator: "-", omittingEmptySubsequences: false)
+        guard let lo = bounds.first.flatMap({ Int($0) }), lo >= 0, bounds.count <= 2 else {
+            throw InferenceError("bad seed '\(p)' in '\(text)': use non-negative integers and ranges like 0-7,12")
+        }
+        let hi = bounds.count == 2 ? Int(bounds[1]) : lo
+        guard let hi, hi >= lo else { throw InferenceError("bad seed range '\(p)' in '\(text)': the end must be >= the start") }
+        guard hi - lo < 100_000, UInt32(exactly: hi) != nil else { throw InferenceError("seed range '\(p)' is too large") }
+        seeds += Array(lo...hi)
+    }
+    guard !seeds.isEmpty else { throw InferenceError("no seeds given") }
+    return seeds
+}
+
+public struct InferenceError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The truncation trick: w' = w_avg + psi (w - w_avg) on the first `cutoff` layers (all if nil).
+public struct Truncation {
+    public var psi: Float
+    public var cutoff: Int?
+
+    public init(psi: Float, cutoff: Int? = nil) throws {
+        guard psi.isFinite, abs(psi) <= 2 else { throw InferenceError("truncation psi \(psi) is outside [-2, 2]") }
+        if let cutoff, cutoff < 1 { throw InferenceError("truncation cutoff \(cutoff) must be at least 1") }
+        self.psi = psi
+        self.cutoff = cutoff
+    }
+
+    /// ws (N, layers, wDim) -> truncated ws.
+    public func apply(_ ws: Tensor, wAvg: Tensor) throws -> Tensor {
+        let layers = ws.shape[1]
+        let cut = cutoff ?? layers
+        guard cut <= layers else { throw InferenceError("truncation cutoff \(cut) is past the network's \(layers) layers") }
+        let avg = wAvg.reshaped([1, 1, -1])
+        let truncated = avg + (ws - avg) * psi
+        if cut == layers { return truncated }
+        return concat([truncated.narrow(axis: 1, start: 0, length: cut), ws.narrow(axis: 1, start: cut, length: layers - cut)], axis: 1)
+    }
+}
+
+public enum NoiseMode: String, CaseIterable {
+    case random, const, none
+}
+
+/// The latent z of a seed (1, zDim): the same on every run and thread count.
+public func latent(seed: Int, zDim: Int) -> Tensor {
+    Tensor(randomNormal: [1, zDim], seed: UInt64(seed), stream: 0, step: 0x5EED)
+}
+
+/// What generate / mix / interpolate share: the EMA generator of a checkpoint at its resolution.
+public struct Synthesizer {
+    public let generator: Generator
+    public let resolution: Int
+    public let alpha: Float
+
+    public init(checkpoint: Checkpoint) {
+        generator = checkpoint.ema
+        resolution = checkpoint.resolution
+        alpha = checkpoint.alpha
+    }
+
+    public static func load(_ path: String) throws -> Synthesizer { Synthesizer(checkpoint: try Checkpoint.load(from: path)) }
+
+    /// Layers the network uses at its resolution.
+    public var layerCount: Int { Config.layerCount(at: resolution) }
+
+    /// ws (1, layers, wDim) of a seed, truncated if asked.
+    public func styles(seed: Int, truncation: Truncation?) throws -> Tensor {
+        try GradMode.withoutGrad {
+            let ws = generator.broadcast(generator.mapping(latent(seed: seed, zDim: generator.config.zDim)))
+                .narrow(axis: 1, start: 0, length: layerCount)
+            return try truncation?.apply(ws, wAvg: generator.wAvg) ?? ws
+        }
+    }
+
+    public func noiseInput(_ mode: NoiseMode, seed: Int) -> NoiseInput {
+        switch mode {
+        case .random: return .random(seed: UInt64(seed))
+        case .const: return .const
+        case .none: return .none
+        }
+    }
+
+    /// One image from styles (1, layers, wDim).
+    public func image(_ ws: Tensor, noise: NoiseInput) -> Image {
+        GradMode.withoutGrad { Image(generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noise), index: 0) }
+    }
+
+    /// The image of a seed.
+    public func generate(seed: Int, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> Image {
+        image(try styles(seed: seed, truncation: truncation), noise: noiseInput(noise, seed: seed))
+    }
+}

@@ -1,2 +1,0 @@
-// Inference: generate, truncation, style mixing, interpolation (issue 6).
-import StyleGAN

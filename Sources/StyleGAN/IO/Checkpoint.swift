@@ -1,0 +1,123 @@
+// Checkpoints: one safetensors file with the generator, its EMA copy (what inference uses), the
+// discriminator, their buffers (w_avg, fixed noise, spectral-norm vectors) and any training state,
+// plus the config and format version in the metadata. Loading checks every tensor against the
+// networks the config describes, so a wrong, truncated or hostile file fails with a clear message.
+import Foundation
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ path: String, _ reason: String) { description = "\(path): \(reason)" }
+}
+
+public struct Checkpoint {
+    public static let format = "stylegan-swift"
+    public static let version = 1
+
+    public var config: Config
+    public var generator: Generator
+    /// The exponential moving average of the generator's weights: what people generate with.
+    public var ema: Generator
+    public var discriminator: Discriminator
+    /// Training progress: images shown (thousands), the resolution reached and the fade-in alpha.
+    public var kimg: Double = 0
+    public var resolution: Int
+    public var alpha: Float = 1
+    /// Extra tensors (training state) saved under their own names ("state.*").
+    public var state: NamedParameters = []
+    /// Extra string metadata (training state that is not a tensor).
+    public var extraMetadata: [String: String] = [:]
+
+    /// Untrained networks: G and D from `seed`, the EMA generator a copy of G.
+    public init(config: Config, seed: UInt64) {
+        self.config = config
+        generator = Generator(config: config, seed: seed)
+        ema = Generator(config: config, seed: seed)
+        discriminator = Discriminator(config: config, seed: seed)
+        resolution = 4
+    }
+
+    /// Every tensor of the file, by name, in a fixed order.
+    public var namedTensors: NamedParameters {
+        let g = generator.parameters + generator.buffers
+        let e = (ema.parameters + ema.buffers).map { ("G_ema." + $0.0.dropFirst(2), $0.1) }
+        return g + e + discriminator.parameters + discriminator.buffers + state
+    }
+
+    public func save(to path: String, halfPrecision: Bool = false) throws {
+        var meta = extraMetadata
+        meta["format"] = Checkpoint.format
+        meta["format_version"] = String(Checkpoint.version)
+        meta["config"] = config.json()
+        meta["kimg"] = String(kimg)
+        meta["resolution"] = String(resolution)
+        meta["alpha"] = String(alpha)
+        let tensors = namedTensors
+        let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
+        do {
+            try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
+        } catch let e as SafetensorsError {
+            throw CheckpointError(path, "cannot write checkpoint: \(e.reason)")
+        }
+    }
+
+    /// Loads and validates. Training-state tensors ("state.*") are kept as they are; any other
+    /// tensor the config does not describe is an error.
+    public static func load(from path: String) throws -> Checkpoint {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile.read(path) } catch let e as SafetensorsError {
+            throw CheckpointError(path, "not a readable checkpoint: \(e.reason)")
+        }
+        guard file.metadata["format"] == format else {
+            throw CheckpointError(path, "not a \(format) checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"))")
+        }
+        guard let v = file.metadata["format_version"].flatMap(Int.init), v == version else {
+            throw CheckpointError(path, "unsupported checkpoint format version \(file.metadata["format_version"] ?? "(missing)"); this build reads version \(version)")
+        }
+        guard let configJSON = file.metadata["config"] else { throw CheckpointError(path, "metadata has no config") }
+        let config: Config
+        do { config = try Config.fromJSON(configJSON) } catch { throw CheckpointError(path, "\(error)") }
+        // Guard against a config that would build absurdly large networks before allocating them.
+        let weightBudget = file.tensors.values.reduce(0) { $0 + $1.count }
+        guard Checkpoint.estimatedParameterCount(config) <= 4 * weightBudget + 1_000_000 else {
+            throw CheckpointError(path, "config describes networks much larger than the tensors in the file")
+        }
+
+        var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 0) }
+        var expected = Set<String>()
+        for (name, t) in ckpt.namedTensors {
+            expected.insert(name)
+            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
+            guard stored.shape == t.shape else {
+                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
+            }
+            t.assign(stored)
+        }
+        for name in file.names where !expected.contains(name) {
+            guard name.hasPrefix("state.") else { throw CheckpointError(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
+            ckpt.state.append((name, file.tensors[name]!))
+        }
+        ckpt.kimg = file.metadata["kimg"].flatMap(Double.init) ?? 0
+        ckpt.resolution = file.metadata["resolution"].flatMap(Int.init) ?? config.resolution
+        ckpt.alpha = file.metadata["alpha"].flatMap(Float.init) ?? 1
+        guard config.resolutions.contains(ckpt.resolution), (0...1).contains(ckpt.alpha), ckpt.kimg >= 0 else {
+            throw CheckpointError(path, "metadata resolution \(ckpt.resolution) / alpha \(ckpt.alpha) / kimg \(ckpt.kimg) out of range")
+        }
+        let known: Set<String> = ["format", "format_version", "config", "kimg", "resolution", "alpha"]
+        ckpt.extraMetadata = file.metadata.filter { !known.contains($0.key) }
+        return ckpt
+    }
+
+    /// Upper bound on parameters a config builds, without building it.
+    static func estimatedParameterCount(_ c: Config) -> Int {
+        let maxC = c.fmapMax
+        let perRes = 2 * (9 * maxC * maxC + 2 * c.wDim * maxC) + 9 * 2 * maxC * maxC + maxC * maxC * 16
+        return c.mappingLayers * max(c.zDim, c.wDim) * c.wDim + c.resolutions.count * perRes + c.resolution * c.resolution * 4
+    }
+
+    /// Parameter counts (trainable) of the three networks.
+    public var parameterCounts: (mapping: Int, synthesis: Int, discriminator: Int) {
+        (generator.mapping.parameters.reduce(0) { $0 + $1.1.count },
+         generator.synthesis.parameters.reduce(0) { $0 + $1.1.count },
+         discriminator.parameters.reduce(0) { $0 + $1.1.count })
+    }
+}

@@ -1,0 +1,94 @@
+// Between tensors and image files: generator outputs in [-1, 1] to 8-bit RGB PNGs (one image or
+// a grid), and PNG / JPEG files to uint8 pixels, through CImage (libpng, libjpeg).
+import CImage
+import Foundation
+
+public struct ImageError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// 8-bit interleaved pixels (H, W, channels).
+public struct Image {
+    public var width: Int, height: Int, channels: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * channels, "image \(width)x\(height)x\(channels) with \(pixels.count) bytes")
+        (self.width, self.height, self.channels, self.pixels) = (width, height, channels, pixels)
+    }
+
+    /// Reads a PNG or JPEG (decided by its bytes), every size checked by CImage.
+    public static func read(_ path: String) throws -> Image {
+        var img = cimage()
+        var err = [CChar](repeating: 0, count: 256)
+        guard cimage_read(path, &img, &err, err.count) == 0 else {
+            throw ImageError("\(path): \(String(cString: err))")
+        }
+        defer { cimage_free(&img) }
+        let n = Int(img.width) * Int(img.height) * Int(img.channels)
+        return Image(width: Int(img.width), height: Int(img.height), channels: Int(img.channels),
+                     pixels: Array(UnsafeBufferPointer(start: img.pixels, count: n)))
+    }
+
+    /// Writes a PNG through a temporary name, so a reader never sees half a file.
+    public func writePNG(_ path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = pixels.withUnsafeBufferPointer {
+            cimage_write_png(tmp, $0.baseAddress, Int32(width), Int32(height), Int32(channels), &err, err.count)
+        }
+        guard rc == 0 else { throw ImageError("\(path): \(String(cString: err))") }
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw ImageError("\(path): \(reason)")
+        }
+    }
+
+    /// Image `index` of a batch (N, 3, H, W) with values in [-1, 1], as NVlabs' convert_images_to_uint8.
+    public init(_ batch: Tensor, index: Int) {
+        precondition(batch.rank == 4 && (batch.shape[1] == 3 || batch.shape[1] == 1) && index < batch.shape[0],
+                     "Image: batch \(batch.shape), index \(index)")
+        let (c, h, w) = (batch.shape[1], batch.shape[2], batch.shape[3])
+        var px = [UInt8](repeating: 0, count: h * w * c)
+        let base = batch.data + index * c * h * w
+        for ch in 0..<c {
+            for i in 0..<(h * w) {
+                let v = (base[ch * h * w + i] + 1) * 127.5
+                px[i * c + ch] = UInt8(max(0, min(255, (v.isNaN ? 0 : v).rounded())))
+            }
+        }
+        self.init(width: w, height: h, channels: c, pixels: px)
+    }
+
+    /// Images side by side in `columns` columns (rows filled left to right), with no gaps.
+    public static func grid(_ images: [Image], columns: Int) -> Image {
+        precondition(!images.isEmpty && columns >= 1, "grid of \(images.count) images")
+        let (w, h, c) = (images[0].width, images[0].height, images[0].channels)
+        precondition(images.allSatisfy { $0.width == w && $0.height == h && $0.channels == c }, "grid: images differ in size")
+        let cols = min(columns, images.count), rows = (images.count + cols - 1) / cols
+        var px = [UInt8](repeating: 0, count: rows * h * cols * w * c)
+        for (k, img) in images.enumerated() {
+            let (gy, gx) = (k / cols, k % cols)
+            for y in 0..<h {
+                let dst = ((gy * h + y) * cols * w + gx * w) * c
+                px.replaceSubrange(dst..<(dst + w * c), with: img.pixels[(y * w * c)..<((y + 1) * w * c)])
+            }
+        }
+        return Image(width: cols * w, height: rows * h, channels: c, pixels: px)
+    }
+
+    /// Nearest-neighbour upscaling by an integer factor (small snapshots shown at a visible size).
+    public func upscaled(by f: Int) -> Image {
+        if f <= 1 { return self }
+        var px = [UInt8](repeating: 0, count: width * f * height * f * channels)
+        for y in 0..<(height * f) {
+            for x in 0..<(width * f) {
+                for ch in 0..<channels { px[(y * width * f + x) * channels + ch] = pixels[((y / f) * width + x / f) * channels + ch] }
+            }
+        }
+        return Image(width: width * f, height: height * f, channels: channels, pixels: px)
+    }
+}

@@ -1,0 +1,117 @@
+// Config: every hyper-parameter of the networks and of training in one value, with named presets.
+// The checkpoint carries it as JSON, so a file alone is enough to rebuild its networks.
+import Foundation
+
+public struct Config: Codable, Equatable {
+    public var name: String
+    /// Final output resolution (a power of two, >= 4).
+    public var resolution: Int
+    public var zDim: Int
+    public var wDim: Int
+    public var mappingLayers = 8
+    public var mappingLRMul: Float = 0.01
+    /// Channels at stage s (resolution 2^(s+1)): clamp(fmapBase / 2^s, fmapMin, fmapMax), as NVlabs' nf().
+    public var fmapBase: Int
+    public var fmapMax: Int
+    public var fmapMin = 1
+    /// Fused up/down-sampling convolutions from this resolution up (NVlabs' fused_scale='auto').
+    public var fusedScaleFrom = 128
+    /// Minibatch standard deviation group size (1 turns the layer off).
+    public var mbstdGroupSize = 4
+    /// Equalised learning rate in D (NVlabs' use_wscale), and spectral normalisation of D's weights.
+    public var dEqualizedLR = true
+    public var dSpectralNorm = false
+    /// Spectral normalisation of G's convolutions (off in the paper).
+    public var gSpectralNorm = false
+
+    // Training
+    public var batchSize: Int
+    /// Images shown per stabilise and per fade-in phase, in thousands.
+    public var phaseKimg: Double
+    public var learningRate: Float = 0.001
+    public var styleMixingProb: Float = 0.9
+    public var emaHalfLifeKimg: Double = 10
+    public var wAvgBeta: Float = 0.995
+
+    /// Channels at stage s (NVlabs' nf).
+    public func nf(_ stage: Int) -> Int {
+        min(max(fmapBase >> stage, fmapMin), fmapMax)
+    }
+
+    /// Channels of the feature maps at resolution r.
+    public func channels(at r: Int) -> Int { nf(log2(r) - 1) }
+
+    /// Synthesis layers of the network at resolution r: two per resolution from 4x4.
+    public static func layerCount(at r: Int) -> Int { 2 * log2(r) - 2 }
+    public var layerCount: Int { Config.layerCount(at: resolution) }
+
+    /// Resolutions from 4 to the final one.
+    public var resolutions: [Int] { (2...log2(resolution)).map { 1 << $0 } }
+
+    /// Checks the values a hand-edited or foreign checkpoint could get wrong.
+    public func validate() throws {
+        func fail(_ s: String) -> ConfigError { ConfigError("config '\(name)': \(s)") }
+        guard resolution >= 4, resolution <= 4096, resolution & (resolution - 1) == 0 else {
+            throw fail("resolution \(resolution) must be a power of two between 4 and 4096")
+        }
+        guard (1...4096).contains(zDim), (1...4096).contains(wDim) else { throw fail("z/w dimensions \(zDim)/\(wDim) out of range") }
+        guard (1...32).contains(mappingLayers) else { throw fail("mapping layers \(mappingLayers) out of range") }
+        guard fmapMin >= 1, fmapMax >= fmapMin, fmapMax <= 4096, fmapBase >= 1 else { throw fail("channel settings out of range") }
+        guard mbstdGroupSize >= 1, batchSize >= 1, phaseKimg > 0 else { throw fail("batch, group size and phase length must be positive") }
+        guard mappingLRMul > 0, learningRate > 0 else { throw fail("learning rates must be positive") }
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+func log2(_ r: Int) -> Int {
+    precondition(r > 0 && r & (r - 1) == 0, "\(r) is not a power of two")
+    return r.trailingZeroBitCount
+}
+
+extension Config {
+    /// Test-sized: builds and runs in milliseconds; grows 4 -> 32.
+    public static let tiny = Config(
+        name: "tiny", resolution: 32, zDim: 32, wDim: 32, mappingLayers: 8, fmapBase: 128, fmapMax: 32, fmapMin: 8,
+        batchSize: 8, phaseKimg: 0.5)
+
+    /// CPU-friendly up to 64x64: w 256, 256 channels up to 16 px, 128 at 32, 64 at 64, batch 16.
+    public static let small64 = Config(
+        name: "small64", resolution: 64, zDim: 256, wDim: 256, fmapBase: 2048, fmapMax: 256,
+        batchSize: 16, phaseKimg: 60)
+
+    /// The paper's network at 256x256: 512-wide mapping and styles, 512 channels down to 64 at 256.
+    public static let paper256 = Config(
+        name: "paper256", resolution: 256, zDim: 512, wDim: 512, fmapBase: 8192, fmapMax: 512,
+        batchSize: 8, phaseKimg: 600)
+
+    public static let presets: [Config] = [.tiny, .small64, .paper256]
+
+    public static func preset(named name: String) throws -> Config {
+        guard let c = presets.first(where: { $0.name == name }) else {
+            throw ConfigError("unknown config '\(name)'; choose one of: \(presets.map(\.name).joined(separator: ", "))")
+        }
+        return c
+    }
+
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return String(decoding: try! enc.encode(self), as: UTF8.self)
+    }
+
+    public static func fromJSON(_ s: String) throws -> Config {
+        do {
+            let c = try JSONDecoder().decode(Config.self, from: Data(s.utf8))
+            try c.validate()
+            return c
+        } catch let e as ConfigError {
+            throw e
+        } catch {
+            throw ConfigError("config metadata is not a valid Config: \(error)")
+        }
+    }
+}

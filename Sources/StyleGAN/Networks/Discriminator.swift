@@ -1,0 +1,126 @@
+// The progressive discriminator of ProGAN / StyleGAN (NVlabs' D_basic): a fromRGB stem at each
+// resolution, blocks of conv -> blur -> conv with 2x down, the fade-in of the R/2 stem, minibatch
+// standard deviation and a final conv + two dense layers to one score.
+
+/// One block at resolution r >= 8: conv at r's width -> blur -> conv with 2x down to r/2's width.
+public final class DiscriminatorBlock {
+    public let resolution: Int
+    public let conv0: EqualizedConv2d, bias0: Tensor
+    public let conv1: EqualizedConv2d, bias1: Tensor
+    let fused: Bool
+
+    init(resolution r: Int, config c: Config, init rng: inout ParameterInit) {
+        resolution = r
+        let (cin, cout) = (c.channels(at: r), c.channels(at: r / 2))
+        conv0 = EqualizedConv2d(cin, cin, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        bias0 = rng.constant([cin], 0)
+        conv1 = EqualizedConv2d(cin, cout, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        bias1 = rng.constant([cout], 0)
+        fused = r >= c.fusedScaleFrom
+    }
+
+    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
+        let h = conv0(x, updateSpectralNorm: training).biasLeakyReLU(bias0).blurred()
+        return conv1(h, sampling: .down(fused: fused), updateSpectralNorm: training).biasLeakyReLU(bias1)
+    }
+
+    var parameters: NamedParameters {
+        let p = "block\(resolution)"
+        return conv0.parameters(p + ".conv0") + [(p + ".conv0.bias", bias0)] + conv1.parameters(p + ".conv1") + [(p + ".conv1.bias", bias1)]
+    }
+}
+
+/// Minibatch stddev -> 3x3 conv -> dense -> dense to one score, on 4x4 features.
+public final class DiscriminatorEpilogue {
+    public let conv: EqualizedConv2d, convBias: Tensor
+    public let fc0: EqualizedLinear, fc1: EqualizedLinear
+    public let groupSize: Int
+
+    init(config c: Config, init rng: inout ParameterInit) {
+        let (c1, c0) = (c.nf(1), c.nf(0))
+        groupSize = c.mbstdGroupSize
+        let extra = groupSize > 1 ? 1 : 0
+        conv = EqualizedConv2d(c1 + extra, c1, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        convBias = rng.constant([c1], 0)
+        fc0 = EqualizedLinear(c1 * 16, c0, init: &rng)
+        // The dense layers keep equalised lr in every configuration, as NVlabs' D_basic does.
+        fc1 = EqualizedLinear(c0, 1, gain: 1, init: &rng)
+    }
+
+    func callAsFunction(_ input: Tensor, training: Bool) -> Tensor {
+        var x = groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
+        x = conv(x, updateSpectralNorm: training).biasLeakyReLU(convBias)
+        x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2)
+        return fc1(x)
+    }
+
+    var parameters: NamedParameters {
+        conv.parameters("block4.conv") + [("block4.conv.bias", convBias)] + fc0.parameters("block4.fc0") + fc1.parameters("block4.fc1")
+    }
+}
+
+public final class Discriminator {
+    public let config: Config
+    public let fromRGB: [Int: FromRGB]
+    public let blocks: [Int: DiscriminatorBlock]
+    public let epilogue: DiscriminatorEpilogue
+
+    public init(config: Config, seed: UInt64) {
+        self.config = config
+        // A stream range apart from G's, so G and D built from one seed are independent.
+        var rng = ParameterInit(seed: seed ^ 0xD15C_0000_0000)
+        var stems: [Int: FromRGB] = [:], blocks: [Int: DiscriminatorBlock] = [:]
+        for r in config.resolutions {
+            stems[r] = FromRGB(channels: config.channels(at: r), equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm, init: &rng)
+            if r >= 8 { blocks[r] = DiscriminatorBlock(resolution: r, config: config, init: &rng) }
+        }
+        fromRGB = stems
+        self.blocks = blocks
+        epilogue = DiscriminatorEpilogue(config: config, init: &rng)
+    }
+
+    /// Scores (N, 1) for images (N, 3, R, R); below full fade-in (alpha < 1) the R/2 stem on the
+    /// 2x-downsampled images is blended in after block R, mirroring the generator.
+    public func callAsFunction(_ images: Tensor, alpha: Float = 1, training: Bool = false) -> Tensor {
+        precondition(images.rank == 4 && images.shape[1] == 3 && images.shape[2] == images.shape[3],
+                     "Discriminator: images \(images.shape) must be (N, 3, R, R)")
+        let r = images.shape[2]
+        precondition(config.resolutions.contains(r), "Discriminator: resolution \(r) not in \(config.resolutions)")
+        precondition(alpha >= 0 && alpha <= 1, "Discriminator: alpha \(alpha) outside [0, 1]")
+        let n = images.shape[0], g = min(config.mbstdGroupSize, n)
+        precondition(config.mbstdGroupSize <= 1 || n % g == 0,
+                     "Discriminator: batch \(n) is not divisible by the minibatch-stddev group size \(g)")
+        var x = fromRGB[r]!(images, updateSpectralNorm: training)
+        var res = r
+        while res > 4 {
+            x = blocks[res]!(x, training: training)
+            if res == r && alpha < 1 {
+                let skip = fromRGB[r / 2]!(images.downsampled2x(), updateSpectralNorm: training)
+                x = skip + (x - skip) * alpha
+            }
+            res /= 2
+        }
+        return epilogue(x, training: training)
+    }
+
+    /// Trainable parameters with their checkpoint names (prefix "D.").
+    public var parameters: NamedParameters {
+        let stems = config.resolutions.flatMap { fromRGB[$0]!.parameters("fromrgb\($0)") }
+        let body = config.resolutions.filter { $0 >= 8 }.flatMap { blocks[$0]!.parameters }
+        return (stems + body + epilogue.parameters).map { ("D." + $0.0, $0.1) }
+    }
+
+    /// Spectral-norm vectors (state, not trained).
+    public var buffers: NamedParameters {
+        var out: NamedParameters = []
+        for r in config.resolutions {
+            if let sn = fromRGB[r]!.conv.spectralNorm { out.append(("D.fromrgb\(r).sn_u", sn.u)) }
+            if let b = blocks[r] {
+                if let sn = b.conv0.spectralNorm { out.append(("D.block\(r).conv0.sn_u", sn.u)) }
+                if let sn = b.conv1.spectralNorm { out.append(("D.block\(r).conv1.sn_u", sn.u)) }
+            }
+        }
+        if let sn = epilogue.conv.spectralNorm { out.append(("D.block4.conv.sn_u", sn.u)) }
+        return out
+    }
+}

@@ -1,0 +1,185 @@
+// The StyleGAN generator (Karras et al. 2019), readable in one file: the mapping network z -> w,
+// the synthesis network from a learned constant with per-layer noise and AdaIN styles, and the
+// ProGAN fade-in between resolutions. Follows NVlabs' G_style / G_mapping / G_synthesis.
+
+/// z -> w: pixel norm, then `mappingLayers` equalised dense layers (lr multiplier 0.01) with leaky ReLU.
+public final class MappingNetwork {
+    public let layers: [EqualizedLinear]
+
+    init(config: Config, init rng: inout ParameterInit) {
+        layers = (0..<config.mappingLayers).map { i in
+            EqualizedLinear(i == 0 ? config.zDim : config.wDim, config.wDim, lrMul: config.mappingLRMul, init: &rng)
+        }
+    }
+
+    /// z (N, zDim) -> w (N, wDim).
+    public func callAsFunction(_ z: Tensor) -> Tensor {
+        precondition(z.rank == 2 && z.shape[1] == layers[0].weight.shape[1], "MappingNetwork: z \(z.shape)")
+        return layers.reduce(z.pixelNorm()) { x, layer in layer(x, slope: 0.2) }
+    }
+
+    public var parameters: NamedParameters {
+        layers.enumerated().flatMap { i, l in l.parameters("mapping.fc\(i)") }
+    }
+}
+
+/// Noise for the synthesis layers: drawn from a seed, the network's fixed maps, none, or given.
+public enum NoiseInput {
+    case random(seed: UInt64)
+    case const
+    case none
+    case given([Tensor])
+}
+
+/// One synthesis layer: [conv] -> noise -> bias -> leaky ReLU -> instance norm -> AdaIN style.
+public final class SynthesisLayer {
+    public let index: Int, resolution: Int, channels: Int
+    /// nil for layer 0, whose input is the learned constant.
+    public let conv: EqualizedConv2d?
+    public let noise: NoiseInjection
+    public let bias: Tensor
+    public let style: AdaIN
+    let sampling: ConvSampling
+
+    init(index: Int, inChannels: Int, channels: Int, config: Config, init rng: inout ParameterInit) {
+        self.index = index
+        resolution = 4 << (index / 2)
+        self.channels = channels
+        let upsamples = index >= 2 && index % 2 == 0
+        conv = index == 0 ? nil : EqualizedConv2d(inChannels, channels, kernel: 3, spectralNorm: config.gSpectralNorm, init: &rng)
+        sampling = upsamples ? .up(fused: resolution >= config.fusedScaleFrom) : .same
+        noise = NoiseInjection(channels: channels, init: &rng)
+        bias = rng.constant([channels], 0)
+        style = AdaIN(wDim: config.wDim, channels: channels, init: &rng)
+    }
+
+    public func callAsFunction(_ input: Tensor, w: Tensor, noise noiseMap: Tensor?, training: Bool) -> Tensor {
+        var x = input
+        if let conv {
+            x = conv(x, sampling: sampling, updateSpectralNorm: training)
+            // NVlabs blurs after the upsampling conv, before the noise.
+            if case .up = sampling { x = x.blurred() }
+        }
+        x = noise(x, noise: noiseMap).biasLeakyReLU(bias)
+        return style(x, w: w)
+    }
+
+    public var parameters: NamedParameters {
+        let p = "synthesis.layer\(index)"
+        return (conv?.parameters(p + ".conv") ?? []) + [(p + ".noise_strength", noise.strength), (p + ".bias", bias)]
+            + style.affine.parameters(p + ".style")
+    }
+}
+
+/// The learned 4x4 constant, the layers (two per resolution) and a toRGB per resolution.
+public final class SynthesisNetwork {
+    public let config: Config
+    public let const: Tensor  // (1, C4, 4, 4), initialised to 1
+    public let layers: [SynthesisLayer]
+    public let toRGB: [Int: ToRGB]  // by resolution
+    /// The fixed noise maps of `.const` (1, 1, r, r) per layer: buffers, not trained.
+    public let constNoise: [Tensor]
+
+    init(config: Config, init rng: inout ParameterInit) {
+        self.config = config
+        const = rng.constant([1, config.channels(at: 4), 4, 4], 1)
+        var layers: [SynthesisLayer] = []
+        var inChannels = config.channels(at: 4)
+        for i in 0..<config.layerCount {
+            let c = config.channels(at: 4 << (i / 2))
+            layers.append(SynthesisLayer(index: i, inChannels: inChannels, channels: c, config: config, init: &rng))
+            inChannels = c
+        }
+        self.layers = layers
+        var rgb: [Int: ToRGB] = [:]
+        for r in config.resolutions { rgb[r] = ToRGB(channels: config.channels(at: r), spectralNorm: config.gSpectralNorm, init: &rng) }
+        toRGB = rgb
+        constNoise = layers.map { l in
+            let t = rng.normal([1, 1, l.resolution, l.resolution], std: 1)
+            t.requiresGrad = false
+            return t
+        }
+    }
+
+    /// Images (N, 3, R, R) from one w per layer, ws (N, layers, wDim) with at least the layers that
+    /// resolution R uses, faded with the upsampled R/2 output by `alpha` (1: R alone).
+    public func callAsFunction(_ ws: Tensor, resolution r: Int, alpha: Float = 1, noise: NoiseInput = .const,
+                               training: Bool = false) -> Tensor {
+        let used = Config.layerCount(at: r)
+        precondition(config.resolutions.contains(r), "SynthesisNetwork: resolution \(r) not in \(config.resolutions)")
+        precondition(ws.rank == 3 && ws.shape[1] >= used && ws.shape[2] == config.wDim,
+                     "SynthesisNetwork: ws \(ws.shape) needs (N, >= \(used), \(config.wDim)) at \(r) px")
+        precondition(alpha >= 0 && alpha <= 1, "SynthesisNetwork: alpha \(alpha) outside [0, 1]")
+        let n = ws.shape[0]
+        let maps = noiseMaps(noise, batch: n, layers: used)
+        var x = const.expand([n] + const.shape.dropFirst())
+        var previous: Tensor?
+        for l in layers.prefix(used) {
+            let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
+            x = l(x, w: w, noise: maps[l.index], training: training)
+            if l.index == used - 3 { previous = x }  // the last layer at R/2, for the fade-in
+        }
+        let image = toRGB[r]!(x)
+        guard r > 4, alpha < 1, let previous else { return image }
+        let skip = toRGB[r / 2]!(previous).upsampled2x()
+        return skip + (image - skip) * alpha
+    }
+
+    func noiseMaps(_ noise: NoiseInput, batch n: Int, layers used: Int) -> [Tensor?] {
+        switch noise {
+        case .none: return Array(repeating: nil, count: used)
+        case .const: return Array(constNoise.prefix(used))
+        case .random(let seed):
+            // Stream per layer, so a map does not depend on how many layers run.
+            return layers.prefix(used).map { l in
+                Tensor(randomNormal: [n, 1, l.resolution, l.resolution], seed: seed, stream: UInt32(l.index), step: 0x401_5E)
+            }
+        case .given(let maps):
+            precondition(maps.count >= used, "SynthesisNetwork: \(maps.count) noise maps for \(used) layers")
+            return Array(maps.prefix(used))
+        }
+    }
+
+    public var parameters: NamedParameters {
+        [("synthesis.const", const)] + layers.flatMap(\.parameters)
+            + config.resolutions.flatMap { toRGB[$0]!.parameters("synthesis.torgb\($0)") }
+    }
+
+    /// Non-trained state saved with the weights: the fixed noise maps and spectral-norm vectors.
+    public var buffers: NamedParameters {
+        layers.map { ("synthesis.noise_const\($0.index)", constNoise[$0.index]) }
+            + layers.compactMap { l in l.conv?.spectralNorm.map { ("synthesis.layer\(l.index).conv.sn_u", $0.u) } }
+            + config.resolutions.compactMap { r in toRGB[r]!.conv.spectralNorm.map { ("synthesis.torgb\(r).sn_u", $0.u) } }
+    }
+}
+
+/// Mapping + synthesis, with the tracked average w (for truncation).
+public final class Generator {
+    public let config: Config
+    public let mapping: MappingNetwork
+    public let synthesis: SynthesisNetwork
+    /// Moving average of the mapping's output, updated during training (NVlabs' dlatent_avg).
+    public let wAvg: Tensor
+
+    public init(config: Config, seed: UInt64) {
+        self.config = config
+        var rng = ParameterInit(seed: seed)
+        mapping = MappingNetwork(config: config, init: &rng)
+        synthesis = SynthesisNetwork(config: config, init: &rng)
+        wAvg = Tensor(zeros: [config.wDim])
+    }
+
+    /// One w per layer: (N, wDim) broadcast to (N, layers, wDim).
+    public func broadcast(_ w: Tensor) -> Tensor {
+        w.reshaped([w.shape[0], 1, config.wDim]).expand([w.shape[0], config.layerCount, config.wDim])
+    }
+
+    /// z (N, zDim) -> images (N, 3, R, R) with the same w on every layer.
+    public func callAsFunction(_ z: Tensor, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const) -> Tensor {
+        synthesis(broadcast(mapping(z)), resolution: resolution ?? config.resolution, alpha: alpha, noise: noise)
+    }
+
+    /// Trainable parameters with their checkpoint names (prefix "G.").
+    public var parameters: NamedParameters { (mapping.parameters + synthesis.parameters).map { ("G." + $0.0, $0.1) } }
+    public var buffers: NamedParameters { [("G.w_avg", wAvg)] + synthesis.buffers.map { ("G." + $0.0, $0.1) } }
+}

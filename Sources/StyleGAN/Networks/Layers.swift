@@ -1,0 +1,214 @@
+// The building blocks of both networks, one type per paper concept: equalised-lr dense and conv
+// layers (ProGAN), spectral normalisation (Miyato et al.), per-pixel noise and the AdaIN style
+// (StyleGAN), toRGB / fromRGB. Each holds its parameters as tensors that require grad.
+import Foundation
+
+/// Draws initial weights: parameter k of a network gets Philox stream k, so a seed fixes every
+/// initial value regardless of construction order elsewhere.
+public struct ParameterInit {
+    let seed: UInt64
+    var stream: UInt32 = 0
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    mutating func normal(_ shape: [Int], std: Float) -> Tensor {
+        defer { stream += 1 }
+        let t = Tensor(randomNormal: shape, seed: seed, stream: stream, step: 0xC0FFEE)
+        if std != 1 { GradMode.withoutGrad { t.assign(t * std) } }
+        t.requiresGrad = true
+        return t
+    }
+
+    mutating func constant(_ shape: [Int], _ value: Float) -> Tensor {
+        stream += 1
+        return Tensor(repeating: value, shape: shape, requiresGrad: true)
+    }
+}
+
+/// A named list of trainable tensors, in a fixed order (the checkpoint and optimiser use it).
+public typealias NamedParameters = [(String, Tensor)]
+
+/// Dense layer with equalised learning rate: w ~ N(0, 1/lrmul^2) stored, scaled at run time by
+/// lrmul * gain / sqrt(fan_in); bias scaled by lrmul.
+public final class EqualizedLinear {
+    public let weight: Tensor  // (out, in)
+    public let bias: Tensor  // (out)
+    public let scale: Float, lrMul: Float
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, gain: Float = Float(2).squareRoot(), lrMul: Float = 1, biasInit: Float = 0,
+                init rng: inout ParameterInit) {
+        weight = rng.normal([outFeatures, inFeatures], std: 1 / lrMul)
+        bias = rng.constant([outFeatures], biasInit / lrMul)
+        scale = lrMul * gain / Float(inFeatures).squareRoot()
+        self.lrMul = lrMul
+    }
+
+    /// x (N, in) -> (N, out), then leaky ReLU with `slope` (1: linear).
+    public func callAsFunction(_ x: Tensor, slope: Float = 1) -> Tensor {
+        precondition(x.rank == 2 && x.shape[1] == weight.shape[1], "EqualizedLinear: input \(x.shape) for weight \(weight.shape)")
+        let y = matmul(x, weight * scale, transposeB: true)
+        return y.biasLeakyReLU(lrMul == 1 ? bias : bias * lrMul, slope: slope)
+    }
+
+    public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight), (prefix + ".bias", bias)] }
+}
+
+/// Spectral normalisation: W / sigma(W), sigma estimated by one power iteration per training step
+/// from the persistent vector u (kept in checkpoints so a resumed run continues the estimate).
+public final class SpectralNorm {
+    public let u: Tensor  // (out), unit norm
+
+    init(outFeatures: Int, init rng: inout ParameterInit) {
+        let u0 = rng.normal([outFeatures], std: 1)
+        u0.requiresGrad = false
+        u = u0
+        GradMode.withoutGrad { u.assign(u / (u.square().sum() + 1e-12).sqrt()) }
+    }
+
+    /// w / sigma(w), with sigma = u^T W v differentiable in W; `update` runs the power step first.
+    func callAsFunction(_ w: Tensor, update: Bool) -> Tensor {
+        let w2 = w.reshaped([w.shape[0], -1])
+        let v: Tensor = GradMode.withoutGrad {
+            let wd = w2.detached()
+            let v = matmul(wd, u.reshaped([-1, 1]), transposeA: true)  // (in, 1)
+            let vn = v / (v.square().sum() + 1e-12).sqrt()
+            if update {
+                let nu = matmul(wd, vn)  // (out, 1)
+                u.assign((nu / (nu.square().sum() + 1e-12).sqrt()).reshaped([-1]))
+            }
+            return vn
+        }
+        let sigma = matmul(u.reshaped([1, -1]), matmul(w2, v))  // (1, 1)
+        return w / sigma.reshaped(Array(repeating: 1, count: w.rank))
+    }
+}
+
+/// How a convolution changes resolution.
+public enum ConvSampling {
+    case same
+    /// Nearest 2x upsampling then the conv, or both as one stride-2 transposed conv.
+    case up(fused: Bool)
+    /// The conv then 2x2 mean pooling, or as one stride-2 conv with the pooled 4x4 kernel.
+    case down(fused: Bool)
+}
+
+/// Conv layer with equalised learning rate (and optional spectral norm); no bias (StyleGAN adds it
+/// after the noise).
+public final class EqualizedConv2d {
+    public let weight: Tensor  // (out, in, k, k)
+    public let scale: Float
+    public let spectralNorm: SpectralNorm?
+    public let equalized: Bool
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, gain: Float = Float(2).squareRoot(),
+                equalized: Bool = true, spectralNorm: Bool = false, init rng: inout ParameterInit) {
+        let fanIn = Float(inChannels * kernel * kernel)
+        // Without equalised lr the weight is stored at He scale and used as is (ProGAN's other option).
+        weight = rng.normal([outChannels, inChannels, kernel, kernel], std: equalized ? 1 : gain / fanIn.squareRoot())
+        scale = equalized ? gain / fanIn.squareRoot() : 1
+        self.equalized = equalized
+        self.spectralNorm = spectralNorm ? SpectralNorm(outFeatures: outChannels, init: &rng) : nil
+    }
+
+    /// The weight as used: scaled (or spectrally normalised, where the scale would cancel).
+    func effectiveWeight(updateSpectralNorm: Bool) -> Tensor {
+        if let sn = spectralNorm { return sn(weight, update: updateSpectralNorm) }
+        return scale == 1 ? weight : weight * scale
+    }
+
+    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same, updateSpectralNorm: Bool = false) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == weight.shape[1], "EqualizedConv2d: input \(x.shape) for weight \(weight.shape)")
+        let w = effectiveWeight(updateSpectralNorm: updateSpectralNorm)
+        let k = weight.shape[2]
+        switch sampling {
+        case .same:
+            return conv2d(x, w, padding: k / 2)
+        case .up(fused: false):
+            return conv2d(x.upsampled2x(), w, padding: k / 2)
+        case .up(fused: true):
+            // NVlabs' upscale2d_conv2d: nearest-up folded into the kernel (sum of its 4 shifts),
+            // run as a stride-2 transposed conv; (out, in) swap to the transposed conv's layout.
+            return convTranspose2d(x, shiftedSum(w).transposed01(), stride: 2, padding: (k - 1) / 2)
+        case .down(fused: false):
+            return conv2d(x, w, padding: k / 2).downsampled2x()
+        case .down(fused: true):
+            // NVlabs' conv2d_downscale2d: the 2x2 mean folded into the kernel, stride 2.
+            return conv2d(x, shiftedSum(w) * 0.25, stride: 2, padding: (k - 1) / 2)
+        }
+    }
+
+    public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight)] }
+}
+
+/// The (k+1)x(k+1) kernel sum_{dy,dx in {0,1}} of w shifted by (dy, dx): nearest 2x resampling
+/// folded into a convolution kernel.
+func shiftedSum(_ w: Tensor) -> Tensor {
+    let k = w.shape[2]
+    let p = w.padded(axis: 2, before: 1, after: 1).padded(axis: 3, before: 1, after: 1)  // k+2
+    func shift(_ dy: Int, _ dx: Int) -> Tensor {
+        p.narrow(axis: 2, start: dy, length: k + 1).narrow(axis: 3, start: dx, length: k + 1)
+    }
+    return shift(0, 0) + shift(1, 0) + shift(0, 1) + shift(1, 1)
+}
+
+/// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0.
+public final class NoiseInjection {
+    public let strength: Tensor  // (C)
+
+    init(channels: Int, init rng: inout ParameterInit) { strength = rng.constant([channels], 0) }
+
+    public func callAsFunction(_ x: Tensor, noise: Tensor?) -> Tensor {
+        guard let noise else { return x }
+        precondition(noise.rank == 4 && noise.shape[1] == 1 && noise.shape[2] == x.shape[2] && noise.shape[3] == x.shape[3]
+                     && (noise.shape[0] == x.shape[0] || noise.shape[0] == 1), "NoiseInjection: noise \(noise.shape) for \(x.shape)")
+        return x + noise * strength.reshaped([1, -1, 1, 1])
+    }
+}
+
+/// AdaIN with StyleGAN1's style: (y_s, y_b) = an equalised affine of w (gain 1), and
+/// instanceNorm(x) * (1 + y_s) + y_b.
+public final class AdaIN {
+    public let affine: EqualizedLinear
+
+    init(wDim: Int, channels: Int, init rng: inout ParameterInit) {
+        affine = EqualizedLinear(wDim, 2 * channels, gain: 1, init: &rng)
+    }
+
+    public func callAsFunction(_ x: Tensor, w: Tensor) -> Tensor {
+        let c = x.shape[1]
+        let style = affine(w)  // (N, 2C)
+        return x.adaIN(scale: style.narrow(axis: 1, start: 0, length: c), bias: style.narrow(axis: 1, start: c, length: c))
+    }
+}
+
+/// 1x1 conv to RGB (gain 1) plus bias, no activation.
+public final class ToRGB {
+    public let conv: EqualizedConv2d
+    public let bias: Tensor
+
+    init(channels: Int, spectralNorm: Bool = false, init rng: inout ParameterInit) {
+        conv = EqualizedConv2d(channels, 3, kernel: 1, gain: 1, spectralNorm: spectralNorm, init: &rng)
+        bias = rng.constant([3], 0)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias, slope: 1) }
+
+    public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
+}
+
+/// 1x1 conv from RGB plus bias and leaky ReLU (the discriminator's stem at each resolution).
+public final class FromRGB {
+    public let conv: EqualizedConv2d
+    public let bias: Tensor
+
+    init(channels: Int, equalized: Bool, spectralNorm: Bool, init rng: inout ParameterInit) {
+        conv = EqualizedConv2d(3, channels, kernel: 1, equalized: equalized, spectralNorm: spectralNorm, init: &rng)
+        bias = rng.constant([channels], 0)
+    }
+
+    public func callAsFunction(_ x: Tensor, updateSpectralNorm: Bool = false) -> Tensor {
+        conv(x, updateSpectralNorm: updateSpectralNorm).biasLeakyReLU(bias)
+    }
+
+    public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
+}

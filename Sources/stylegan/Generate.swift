@@ -1,0 +1,64 @@
+// `stylegan generate --network FILE --seeds 0-7,12 --outdir OUT [--trunc PSI] [--trunc-cutoff N]
+// [--noise random|const|none] [--grid]`: one PNG per seed from the EMA generator.
+import ArgumentParser
+import Foundation
+import Inference
+import StyleGAN
+
+extension NoiseMode: ExpressibleByArgument {}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate images by seed (seed0007.png, and grid.png with --grid).")
+
+    @Option(help: "Checkpoint file (.safetensors).")
+    var network: String
+
+    @Option(help: "Seeds: integers and ranges, e.g. 0-7,12.")
+    var seeds: String
+
+    @Option(help: "Output folder (created if missing).")
+    var outdir: String
+
+    @Option(help: "Truncation psi (StyleGAN's figures use 0.7). No truncation unless given.")
+    var trunc: Float?
+
+    @Option(help: "Truncate only the first N layers (StyleGAN's figures use 8).")
+    var truncCutoff: Int?
+
+    @Option(help: "Noise: random (from the seed), const (the network's fixed maps) or none.")
+    var noise: NoiseMode = .random
+
+    @Flag(help: "Also write all images as one grid.png.")
+    var grid = false
+
+    func run() throws {
+        let seedList = try parseSeeds(seeds)
+        if truncCutoff != nil && trunc == nil { throw ValidationError("--trunc-cutoff needs --trunc") }
+        let truncation = try trunc.map { try Truncation(psi: $0, cutoff: truncCutoff) }
+        let synth = try Synthesizer.load(network)
+        if let cut = truncCutoff, cut > synth.layerCount {
+            throw ValidationError("--trunc-cutoff \(cut) is past the network's \(synth.layerCount) layers")
+        }
+        try makeOutputFolder(outdir)
+        var images: [Image] = []
+        for seed in seedList {
+            let img = try synth.generate(seed: seed, truncation: truncation, noise: noise)
+            try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
+            if grid { images.append(img) }
+        }
+        if grid {
+            try Image.grid(images, columns: Int(Double(images.count).squareRoot().rounded(.up))).writePNG("\(outdir)/grid.png")
+        }
+        print("wrote \(seedList.count) image\(seedList.count == 1 ? "" : "s") (\(synth.resolution)x\(synth.resolution)) to \(outdir)")
+    }
+}
+
+/// Creates the folder if needed and checks it can be written, before any work is done.
+func makeOutputFolder(_ path: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw ValidationError("cannot create output folder \(path): \((error as NSError).localizedDescription)")
+    }
+    guard FileManager.default.isWritableFile(atPath: path) else { throw ValidationError("output folder \(path) is not writable") }
+}
