@@ -125,7 +125,8 @@ public final class SynthesisNetwork {
         return skip + (image - skip) * alpha
     }
 
-    func noiseMaps(_ noise: NoiseInput, batch n: Int, layers used: Int) -> [Tensor?] {
+    /// The noise maps of the first `used` layers (nil: no noise on that layer).
+    public func noiseMaps(_ noise: NoiseInput, batch n: Int, layers used: Int) -> [Tensor?] {
         switch noise {
         case .none: return Array(repeating: nil, count: used)
         case .const: return Array(constNoise.prefix(used))

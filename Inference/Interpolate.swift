@@ -1,0 +1,76 @@
+// Latent interpolation frames between seeds: lerp in w (after the mapping and truncation) or
+// slerp in z (before it), with the noise held fixed so the animation does not flicker.
+import Foundation
+import StyleGAN
+
+public enum LatentSpace: String, CaseIterable { case w, z }
+
+/// Spherical interpolation of two (1, zDim) latents, as in the ProGAN / StyleGAN videos.
+public func slerp(_ a: Tensor, _ b: Tensor, _ t: Float) -> Tensor {
+    let (av, bv) = (a.scalars, b.scalars)
+    let na = sqrt(av.reduce(0) { $0 + Double($1) * Double($1) }), nb = sqrt(bv.reduce(0) { $0 + Double($1) * Double($1) })
+    let dot = zip(av, bv).reduce(0) { $0 + Double($1.0) * Double($1.1) } / max(na * nb, 1e-12)
+    let omega = acos(min(1, max(-1, dot)))
+    let (wa, wb): (Double, Double) = omega < 1e-6
+        ? (1 - Double(t), Double(t))
+        : (sin((1 - Double(t)) * omega) / sin(omega), sin(Double(t) * omega) / sin(omega))
+    return Tensor(zip(av, bv).map { Float(wa * Double($0) + wb * Double($1)) }, shape: a.shape)
+}
+
+/// Frames from seed to seed: `framesPerSegment` per pair, ending exactly on the last seed (or,
+/// with `loop`, running back to the first, which is not repeated).
+public func interpolationFrames(_ s: Synthesizer, seeds: [Int], framesPerSegment: Int, space: LatentSpace,
+                                loop: Bool, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> [Image] {
+    guard seeds.count >= 2 else { throw InferenceError("interpolation needs at least two seeds") }
+    guard framesPerSegment >= 1 else { throw InferenceError("--frames must be at least 1") }
+    let stops = loop ? seeds + [seeds[0]] : seeds
+    // The first seed's noise for every frame.
+    let fixedNoise: NoiseInput = noise == .random
+        ? .given(s.generator.synthesis.noiseMaps(.random(seed: UInt64(seeds[0])), batch: 1, layers: s.layerCount).map { $0! })
+        : s.noiseInput(noise, seed: seeds[0])
+    var frames: [Image] = []
+    let zDim = s.generator.config.zDim
+    for k in 0..<(stops.count - 1) {
+        let (a, b) = (stops[k], stops[k + 1])
+        let (wa, wb) = (try s.styles(seed: a, truncation: truncation), try s.styles(seed: b, truncation: truncation))
+        let (za, zb) = (latent(seed: a, zDim: zDim), latent(seed: b, zDim: zDim))
+        let last = k == stops.count - 2 && !loop
+        for f in 0..<(framesPerSegment + (last ? 1 : 0)) {
+            let t = Float(f) / Float(framesPerSegment)
+            let ws: Tensor
+            switch space {
+            case .w:
+                ws = GradMode.withoutGrad { wa + (wb - wa) * t }
+            case .z:
+                let z = slerp(za, zb, t)
+                ws = try GradMode.withoutGrad {
+                    let w = s.generator.broadcast(s.generator.mapping(z)).narrow(axis: 1, start: 0, length: s.layerCount)
+                    return try truncation?.apply(w, wAvg: s.generator.wAvg) ?? w
+                }
+            }
+            frames.append(s.image(ws, noise: fixedNoise))
+        }
+    }
+    return frames
+}
+
+/// Encodes frameNNNNN.png in `folder` to an mp4 with ffmpeg, if it is installed.
+public func encodeVideo(folder: String, fps: Int = 30, output: String) throws {
+    let which = Process()
+    which.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    which.arguments = ["which", "ffmpeg"]
+    which.standardOutput = FileHandle.nullDevice
+    which.standardError = FileHandle.nullDevice
+    try which.run()
+    which.waitUntilExit()
+    guard which.terminationStatus == 0 else {
+        throw InferenceError("--video needs ffmpeg on PATH (e.g. apt-get install ffmpeg); the PNG frames are written")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["ffmpeg", "-y", "-loglevel", "error", "-framerate", String(fps), "-i", folder + "/frame%05d.png",
+                   "-c:v", "libx264", "-pix_fmt", "yuv420p", output]
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw InferenceError("ffmpeg failed (exit \(p.terminationStatus)) writing \(output)") }
+}
