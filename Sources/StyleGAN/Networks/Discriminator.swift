@@ -19,9 +19,9 @@ public final class DiscriminatorBlock {
         fused = r >= c.fusedScaleFrom
     }
 
-    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
-        let h = conv0(x, updateSpectralNorm: training).biasLeakyReLU(bias0).blurred()
-        return conv1(h, sampling: .down(fused: fused), updateSpectralNorm: training).biasLeakyReLU(bias1)
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = conv0(x).biasLeakyReLU(bias0).blurred()
+        return conv1(h, sampling: .down(fused: fused)).biasLeakyReLU(bias1)
     }
 
     var parameters: NamedParameters {
@@ -47,9 +47,9 @@ public final class DiscriminatorEpilogue {
         fc1 = EqualizedLinear(c0, 1, gain: 1, init: &rng)
     }
 
-    func callAsFunction(_ input: Tensor, training: Bool) -> Tensor {
+    func callAsFunction(_ input: Tensor) -> Tensor {
         var x = groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
-        x = conv(x, updateSpectralNorm: training).biasLeakyReLU(convBias)
+        x = conv(x).biasLeakyReLU(convBias)
         x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2)
         return fc1(x)
     }
@@ -81,7 +81,7 @@ public final class Discriminator {
 
     /// Scores (N, 1) for images (N, 3, R, R); below full fade-in (alpha < 1) the R/2 stem on the
     /// 2x-downsampled images is blended in after block R, mirroring the generator.
-    public func callAsFunction(_ images: Tensor, alpha: Float = 1, training: Bool = false) -> Tensor {
+    public func callAsFunction(_ images: Tensor, alpha: Float = 1) -> Tensor {
         precondition(images.rank == 4 && images.shape[1] == 3 && images.shape[2] == images.shape[3],
                      "Discriminator: images \(images.shape) must be (N, 3, R, R)")
         let r = images.shape[2]
@@ -90,17 +90,17 @@ public final class Discriminator {
         let n = images.shape[0], g = min(config.mbstdGroupSize, n)
         precondition(config.mbstdGroupSize <= 1 || n % g == 0,
                      "Discriminator: batch \(n) is not divisible by the minibatch-stddev group size \(g)")
-        var x = fromRGB[r]!(images, updateSpectralNorm: training)
+        var x = fromRGB[r]!(images)
         var res = r
         while res > 4 {
-            x = blocks[res]!(x, training: training)
+            x = blocks[res]!(x)
             if res == r && alpha < 1 {
-                let skip = fromRGB[r / 2]!(images.downsampled2x(), updateSpectralNorm: training)
+                let skip = fromRGB[r / 2]!(images.downsampled2x())
                 x = skip + (x - skip) * alpha
             }
             res /= 2
         }
-        return epilogue(x, training: training)
+        return epilogue(x)
     }
 
     /// Trainable parameters with their checkpoint names (prefix "D.").
@@ -108,6 +108,16 @@ public final class Discriminator {
         let stems = config.resolutions.flatMap { fromRGB[$0]!.parameters("fromrgb\($0)") }
         let body = config.resolutions.filter { $0 >= 8 }.flatMap { blocks[$0]!.parameters }
         return (stems + body + epilogue.parameters).map { ("D." + $0.0, $0.1) }
+    }
+
+    /// One power iteration of every spectral norm (once per training step).
+    public func powerStep() {
+        for r in config.resolutions {
+            fromRGB[r]!.conv.powerStep()
+            blocks[r]?.conv0.powerStep()
+            blocks[r]?.conv1.powerStep()
+        }
+        epilogue.conv.powerStep()
     }
 
     /// Spectral-norm vectors (state, not trained).

@@ -53,10 +53,10 @@ public final class SynthesisLayer {
         style = AdaIN(wDim: config.wDim, channels: channels, init: &rng)
     }
 
-    public func callAsFunction(_ input: Tensor, w: Tensor, noise noiseMap: Tensor?, training: Bool) -> Tensor {
+    public func callAsFunction(_ input: Tensor, w: Tensor, noise noiseMap: Tensor?) -> Tensor {
         var x = input
         if let conv {
-            x = conv(x, sampling: sampling, updateSpectralNorm: training)
+            x = conv(x, sampling: sampling)
             // NVlabs blurs after the upsampling conv, before the noise.
             if case .up = sampling { x = x.blurred() }
         }
@@ -103,8 +103,7 @@ public final class SynthesisNetwork {
 
     /// Images (N, 3, R, R) from one w per layer, ws (N, layers, wDim) with at least the layers that
     /// resolution R uses, faded with the upsampled R/2 output by `alpha` (1: R alone).
-    public func callAsFunction(_ ws: Tensor, resolution r: Int, alpha: Float = 1, noise: NoiseInput = .const,
-                               training: Bool = false) -> Tensor {
+    public func callAsFunction(_ ws: Tensor, resolution r: Int, alpha: Float = 1, noise: NoiseInput = .const) -> Tensor {
         let used = Config.layerCount(at: r)
         precondition(config.resolutions.contains(r), "SynthesisNetwork: resolution \(r) not in \(config.resolutions)")
         precondition(ws.rank == 3 && ws.shape[1] >= used && ws.shape[2] == config.wDim,
@@ -116,7 +115,7 @@ public final class SynthesisNetwork {
         var previous: Tensor?
         for l in layers.prefix(used) {
             let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
-            x = l(x, w: w, noise: maps[l.index], training: training)
+            x = l(x, w: w, noise: maps[l.index])
             if l.index == used - 3 { previous = x }  // the last layer at R/2, for the fade-in
         }
         let image = toRGB[r]!(x)
@@ -144,6 +143,12 @@ public final class SynthesisNetwork {
     public var parameters: NamedParameters {
         [("synthesis.const", const)] + layers.flatMap(\.parameters)
             + config.resolutions.flatMap { toRGB[$0]!.parameters("synthesis.torgb\($0)") }
+    }
+
+    /// One power iteration of every spectral norm (once per training step).
+    public func powerStep() {
+        for l in layers { l.conv?.powerStep() }
+        for r in config.resolutions { toRGB[r]!.conv.powerStep() }
     }
 
     /// Non-trained state saved with the weights: the fixed noise maps and spectral-norm vectors.
@@ -179,6 +184,9 @@ public final class Generator {
     public func callAsFunction(_ z: Tensor, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const) -> Tensor {
         synthesis(broadcast(mapping(z)), resolution: resolution ?? config.resolution, alpha: alpha, noise: noise)
     }
+
+    /// One power iteration of G's spectral norms, if the config has them.
+    public func powerStep() { synthesis.powerStep() }
 
     /// Trainable parameters with their checkpoint names (prefix "G.").
     public var parameters: NamedParameters { (mapping.parameters + synthesis.parameters).map { ("G." + $0.0, $0.1) } }

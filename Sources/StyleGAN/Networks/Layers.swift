@@ -65,18 +65,23 @@ public final class SpectralNorm {
         GradMode.withoutGrad { u.assign(u / (u.square().sum() + 1e-12).sqrt()) }
     }
 
-    /// w / sigma(w), with sigma = u^T W v differentiable in W; `update` runs the power step first.
-    func callAsFunction(_ w: Tensor, update: Bool) -> Tensor {
+    /// One power iteration on w (no gradient): u <- normalise(W normalise(W^T u)). Run once per
+    /// training step, before the forward passes of that step.
+    public func powerStep(_ w: Tensor) {
+        GradMode.withoutGrad {
+            let w2 = w.detached().reshaped([w.shape[0], -1])
+            let v = matmul(w2, u.reshaped([-1, 1]), transposeA: true)
+            let nu = matmul(w2, v / (v.square().sum() + 1e-12).sqrt())
+            u.assign((nu / (nu.square().sum() + 1e-12).sqrt()).reshaped([-1]))
+        }
+    }
+
+    /// w / sigma(w), sigma = u^T W v with v = normalise(W^T u): differentiable in W, u held fixed.
+    func callAsFunction(_ w: Tensor) -> Tensor {
         let w2 = w.reshaped([w.shape[0], -1])
         let v: Tensor = GradMode.withoutGrad {
-            let wd = w2.detached()
-            let v = matmul(wd, u.reshaped([-1, 1]), transposeA: true)  // (in, 1)
-            let vn = v / (v.square().sum() + 1e-12).sqrt()
-            if update {
-                let nu = matmul(wd, vn)  // (out, 1)
-                u.assign((nu / (nu.square().sum() + 1e-12).sqrt()).reshaped([-1]))
-            }
-            return vn
+            let v = matmul(w2.detached(), u.reshaped([-1, 1]), transposeA: true)  // (in, 1)
+            return v / (v.square().sum() + 1e-12).sqrt()
         }
         let sigma = matmul(u.reshaped([1, -1]), matmul(w2, v))  // (1, 1)
         return w / sigma.reshaped(Array(repeating: 1, count: w.rank))
@@ -111,14 +116,14 @@ public final class EqualizedConv2d {
     }
 
     /// The weight as used: scaled (or spectrally normalised, where the scale would cancel).
-    func effectiveWeight(updateSpectralNorm: Bool) -> Tensor {
-        if let sn = spectralNorm { return sn(weight, update: updateSpectralNorm) }
+    func effectiveWeight() -> Tensor {
+        if let sn = spectralNorm { return sn(weight) }
         return scale == 1 ? weight : weight * scale
     }
 
-    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same, updateSpectralNorm: Bool = false) -> Tensor {
+    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == weight.shape[1], "EqualizedConv2d: input \(x.shape) for weight \(weight.shape)")
-        let w = effectiveWeight(updateSpectralNorm: updateSpectralNorm)
+        let w = effectiveWeight()
         let k = weight.shape[2]
         switch sampling {
         case .same:
@@ -138,6 +143,9 @@ public final class EqualizedConv2d {
     }
 
     public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight)] }
+
+    /// Advances the spectral-norm estimate, if this layer has one.
+    public func powerStep() { spectralNorm?.powerStep(weight) }
 }
 
 /// The (k+1)x(k+1) kernel sum_{dy,dx in {0,1}} of w shifted by (dy, dx): nearest 2x resampling
@@ -206,9 +214,7 @@ public final class FromRGB {
         bias = rng.constant([channels], 0)
     }
 
-    public func callAsFunction(_ x: Tensor, updateSpectralNorm: Bool = false) -> Tensor {
-        conv(x, updateSpectralNorm: updateSpectralNorm).biasLeakyReLU(bias)
-    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias) }
 
     public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
 }

@@ -1,0 +1,62 @@
+// Adam over a network's named parameters, on the fused C kernel. Equalised learning rate needs
+// nothing special here: the run-time weight scale already gives every layer the same effective
+// step (and the mapping network its 0.01x through its lr multiplier).
+import CKernels
+import StyleGAN
+
+public final class Adam {
+    public let parameters: NamedParameters
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public private(set) var step = 0
+    var m: [Tensor], v: [Tensor]
+
+    /// StyleGAN's defaults: lr 0.001, betas (0, 0.99), eps 1e-8.
+    public init(_ parameters: NamedParameters, learningRate: Float = 0.001, beta1: Float = 0, beta2: Float = 0.99,
+                epsilon: Float = 1e-8) {
+        self.parameters = parameters
+        (self.learningRate, self.beta1, self.beta2, self.epsilon) = (learningRate, beta1, beta2, epsilon)
+        m = parameters.map { Tensor(zeros: $0.1.shape) }
+        v = parameters.map { Tensor(zeros: $0.1.shape) }
+    }
+
+    /// One update from each parameter's `.grad` (parameters without a gradient are left alone),
+    /// then clears the gradients.
+    public func update() {
+        step += 1
+        for (i, (_, p)) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            adam_update(p.data, m[i].data, v[i].data, g.data, p.count, learningRate, beta1, beta2, epsilon, step)
+            p.grad = nil
+        }
+    }
+
+    public func zeroGrad() { for (_, p) in parameters { p.grad = nil } }
+
+    /// Forgets the moments (ProGAN resets the optimiser when a new resolution fades in).
+    public func reset() {
+        step = 0
+        for t in m + v { t.fill(0) }
+    }
+
+    /// Moments as checkpoint tensors, "<prefix>.m.<name>" / "<prefix>.v.<name>".
+    public func stateTensors(prefix: String) -> NamedParameters {
+        parameters.indices.flatMap { i in [("\(prefix).m.\(parameters[i].0)", m[i]), ("\(prefix).v.\(parameters[i].0)", v[i])] }
+    }
+
+    public func load(state: [String: Tensor], prefix: String, step: Int) throws {
+        for (i, (name, p)) in parameters.enumerated() {
+            guard let sm = state["\(prefix).m.\(name)"], let sv = state["\(prefix).v.\(name)"], sm.shape == p.shape, sv.shape == p.shape else {
+                throw TrainingError("checkpoint lacks the optimiser state of \(name) (\(prefix))")
+            }
+            m[i].assign(sm)
+            v[i].assign(sv)
+        }
+        self.step = step
+    }
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,113 @@
+// The GAN losses as one type with the cases the papers name, each with its discriminator and
+// generator terms, and the gradient penalties (R1 on reals for the logistic loss, WGAN-GP on
+// interpolates) built with create_graph so D's update includes their second derivative.
+import StyleGAN
+
+public enum Loss: Equatable {
+    /// Non-saturating logistic with R1 on reals (StyleGAN's default, gamma 10); R1 every `r1Every` D steps (lazy).
+    case logistic(r1: Float, r1Every: Int)
+    /// WGAN-GP (ProGAN): lambda 10, drift epsilon 0.001.
+    case wgangp(lambda: Float, drift: Float)
+    case hinge
+    case lsgan
+    /// The original minimax game (saturating G loss).
+    case minimax
+    /// WGAN with the effective (run-time scaled) D weights clipped to [-clip, clip] after each D step.
+    case wgan(clip: Float)
+    /// Relativistic average GAN, logistic form (RaGAN / RaSGAN).
+    case relativistic
+
+    public static let names = ["logistic", "wgangp", "hinge", "lsgan", "minimax", "wgan", "relativistic"]
+
+    public init(name: String, r1Gamma: Float = 10, r1Every: Int = 1) throws {
+        switch name {
+        case "logistic": self = .logistic(r1: r1Gamma, r1Every: r1Every)
+        case "wgangp": self = .wgangp(lambda: 10, drift: 0.001)
+        case "hinge": self = .hinge
+        case "lsgan": self = .lsgan
+        case "minimax": self = .minimax
+        case "wgan": self = .wgan(clip: 0.01)
+        case "relativistic": self = .relativistic
+        default: throw TrainingError("unknown loss '\(name)'; choose one of: \(Loss.names.joined(separator: ", "))")
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .logistic: return "logistic"
+        case .wgangp: return "wgangp"
+        case .hinge: return "hinge"
+        case .lsgan: return "lsgan"
+        case .minimax: return "minimax"
+        case .wgan: return "wgan"
+        case .relativistic: return "relativistic"
+        }
+    }
+
+    /// The discriminator's loss (mean over the batch) and its regulariser's value (0 if none).
+    /// `d` scores images; `reals` must be a leaf (it is differentiated for R1).
+    public func discriminatorLoss(d: (Tensor) -> Tensor, reals: Tensor, fakes: Tensor, step: Int,
+                                  mixSeed: UInt64 = 0) -> (loss: Tensor, penalty: Float) {
+        switch self {
+        case let .logistic(gamma, every):
+            let regularise = gamma > 0 && step % max(every, 1) == 0
+            if regularise { reals.requiresGrad = true }
+            let real = d(reals), fake = d(fakes)
+            var loss = (fake.softplus() + (-real).softplus()).mean()
+            var penalty: Float = 0
+            if regularise {
+                // R1 (Mescheder et al.): gamma/2 E|grad_x D(x)|^2 on reals, scaled by the lazy interval.
+                let g = gradients(of: [real.sum()], wrt: [reals], createGraph: true)[0]
+                let r1 = g.square().sum(axes: [1, 2, 3]).mean()
+                penalty = r1.item
+                loss = loss + r1 * (gamma * 0.5 * Float(max(every, 1)))
+            }
+            return (loss, penalty)
+        case let .wgangp(lambda, drift):
+            let real = d(reals), fake = d(fakes)
+            // Per-sample interpolates between reals and fakes, from the run's own random stream.
+            let n = reals.shape[0]
+            let eps = Tensor(randomUniform: [n, 1, 1, 1], seed: mixSeed, stream: 0x6A, step: UInt32(truncatingIfNeeded: step))
+            let mixed = GradMode.withoutGrad { reals.detached() + (fakes.detached() - reals.detached()) * eps }
+            mixed.requiresGrad = true
+            let g = gradients(of: [d(mixed).sum()], wrt: [mixed], createGraph: true)[0]
+            let norm = (g.square().sum(axes: [1, 2, 3]) + 1e-12).sqrt()
+            let gp = (norm - 1).square().mean()
+            let loss = fake.mean() - real.mean() + gp * lambda + real.square().mean() * drift
+            return (loss, gp.item)
+        case .hinge:
+            let real = d(reals), fake = d(fakes)
+            return (((1 - real).relu() + (fake + 1).relu()).mean(), 0)
+        case .lsgan:
+            let real = d(reals), fake = d(fakes)
+            return (((real - 1).square() + fake.square()).mean() * 0.5, 0)
+        case .minimax:
+            let real = d(reals), fake = d(fakes)
+            return ((fake.softplus() + (-real).softplus()).mean(), 0)
+        case .wgan:
+            let real = d(reals), fake = d(fakes)
+            return (fake.mean() - real.mean(), 0)
+        case .relativistic:
+            let real = d(reals), fake = d(fakes)
+            let (rm, fm) = (real.mean(), fake.mean())
+            return (((-(real - fm)).softplus() + (fake - rm).softplus()).mean(), 0)
+        }
+    }
+
+    /// The generator's loss (mean over the batch). `reals` is needed by the relativistic loss only.
+    public func generatorLoss(d: (Tensor) -> Tensor, fakes: Tensor, reals: Tensor?) -> Tensor {
+        let fake = d(fakes)
+        switch self {
+        case .logistic: return (-fake).softplus().mean()
+        case .wgangp, .hinge, .wgan: return -fake.mean()
+        case .lsgan: return (fake - 1).square().mean() * 0.5
+        case .minimax: return -(fake.softplus().mean())
+        case .relativistic:
+            let real = GradMode.withoutGrad { d(reals!) }
+            let (rm, fm) = (real.mean(), fake.mean())
+            return ((-(fake - rm)).softplus() + (real - fm).softplus()).mean()
+        }
+    }
+
+    public var needsRealsForGenerator: Bool { self == .relativistic }
+}

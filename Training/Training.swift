@@ -1,2 +1,0 @@
-// Training: dataset cache, losses, optimiser, progressive schedule, EMA, the loop (issue 5).
-import StyleGAN
