@@ -1,0 +1,123 @@
+// The generator and discriminator against the independent PyTorch reference in
+// Tests/reference/networks.py, at every resolution 4..256 and several fade-in alphas: mapping
+// output, images for fixed styles and noise, D scores, the gradients of a loss with respect to
+// every parameter and to the inputs, and R1's penalty and its (second-order) parameter gradients.
+import Foundation
+import Testing
+@testable import StyleGAN
+
+/// The fixture networks' config (Tests/reference: "tiny" there, 16 channels down to 2 at 256).
+let referenceConfig = Config(
+    name: "reference", resolution: 256, zDim: 16, wDim: 16, mappingLayers: 8, fmapBase: 256, fmapMax: 16, fmapMin: 1,
+    batchSize: 4, phaseKimg: 1)
+
+/// G and D with the fixture's parameters loaded by name.
+func referenceNetworks() throws -> (Generator, Discriminator) {
+    let params = try SafetensorsFile.read(fixturesDirectory.appendingPathComponent("networks/params_tiny.safetensors").path)
+    let g = Generator(config: referenceConfig, seed: 1), d = Discriminator(config: referenceConfig, seed: 1)
+    for (name, t) in g.parameters + d.parameters {
+        let stored = try params.tensor(name, shape: t.shape)
+        t.assign(stored)
+    }
+    return (g, d)
+}
+
+/// Compares with an absolute tolerance relative to the reference tensor's largest value.
+func expectNear(_ got: Tensor, _ want: Tensor, rel: Float, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let scale = want.scalars.map(abs).max() ?? 0
+    expectClose(got, want, rtol: rel, atol: rel * max(scale, 1e-6), label, sourceLocation: sourceLocation)
+}
+
+let networkCases: [(resolution: Int, alpha: Float)] = [
+    (4, 1.0), (8, 1.0), (8, 0.5), (16, 0.3), (32, 1.0), (64, 0.7), (128, 1.0), (128, 0.5), (256, 0.6),
+]
+
+@Suite("Networks against the PyTorch reference", .serialized)
+struct NetworkFixtureTests {
+    static let networks = Result { try referenceNetworks() }
+
+    func load(_ r: Int, _ alpha: Float) throws -> SafetensorsFile {
+        try SafetensorsFile.read(fixturesDirectory.appendingPathComponent(
+            String(format: "networks/r%d_a%03d.safetensors", r, Int((alpha * 100).rounded()))).path)
+    }
+
+    @Test("mapping network", arguments: [[4, 100], [64, 70]])
+    func mapping(_ c: [Int]) throws {
+        let (g, _) = try Self.networks.get()
+        let f = try load(c[0], Float(c[1]) / 100)
+        let w = g.mapping(try f.tensor("in.z"))
+        expectNear(w, try f.tensor("out.w"), rel: 1e-4, "w")
+        let params = g.mapping.parameters
+        let grads = gradients(of: [w], wrt: params.map(\.1), gradOutputs: [try f.tensor("gw")])
+        for ((name, _), grad) in zip(params, grads) {
+            expectNear(grad, try f.tensor("grad_mapping.G." + name), rel: 1e-3, name)
+        }
+    }
+
+    @Test("generator: image and gradients", arguments: networkCases.map { [$0.resolution, Int($0.alpha * 100)] })
+    func generator(_ c: [Int]) throws {
+        let (r, alpha) = (c[0], Float(c[1]) / 100)
+        let (g, _) = try Self.networks.get()
+        let f = try load(r, alpha)
+        print("G at \(r)x\(r), alpha \(alpha):")
+        let ws = try f.tensor("in.ws").copy()
+        ws.requiresGrad = true
+        let maps = try (0..<Config.layerCount(at: r)).map { try f.tensor("in.noise\($0)") }
+        let img = g.synthesis(ws, resolution: r, alpha: alpha, noise: .given(maps))
+        expectNear(img, try f.tensor("out.img"), rel: 1e-4, "image")
+        let used = g.parameters.filter { f.tensors["grad_g." + $0.0] != nil }
+        #expect(!used.isEmpty)
+        let grads = gradients(of: [img], wrt: [ws] + used.map(\.1), gradOutputs: [try f.tensor("gimg")])
+        expectNear(grads[0], try f.tensor("grad_g.ws"), rel: 1e-3, "ws")
+        for ((name, _), grad) in zip(used, grads.dropFirst()) {
+            expectNear(grad, try f.tensor("grad_g." + name), rel: 2e-3, name)
+        }
+    }
+
+    @Test("discriminator: score, gradients, R1", arguments: networkCases.map { [$0.resolution, Int($0.alpha * 100)] })
+    func discriminator(_ c: [Int]) throws {
+        let (r, alpha) = (c[0], Float(c[1]) / 100)
+        let (_, d) = try Self.networks.get()
+        let f = try load(r, alpha)
+        print("D at \(r)x\(r), alpha \(alpha):")
+        let real = try f.tensor("in.real").copy()
+        real.requiresGrad = true
+        let score = d(real, alpha: alpha)
+        expectNear(score, try f.tensor("out.score"), rel: 1e-4, "score")
+        let used = d.parameters.filter { f.tensors["grad_d." + $0.0] != nil }
+        let grads = gradients(of: [score], wrt: [real] + used.map(\.1), gradOutputs: [try f.tensor("gscore")])
+        expectNear(grads[0], try f.tensor("grad_d.real"), rel: 1e-3, "real")
+        for ((name, _), grad) in zip(used, grads.dropFirst()) {
+            expectNear(grad, try f.tensor("grad_d." + name), rel: 2e-3, name)
+        }
+        // R1: the squared norm of the gradient of the scores with respect to the reals.
+        let g = gradients(of: [d(real, alpha: alpha).sum()], wrt: [real], createGraph: true)[0]
+        let penalty = g.square().sum()
+        expectNear(penalty.reshaped([1]), try f.tensor("out.r1_penalty"), rel: 1e-3, "R1 penalty")
+        let r1Used = d.parameters.filter { f.tensors["r1grad." + $0.0] != nil }
+        let r1Grads = gradients(of: [penalty], wrt: r1Used.map(\.1))
+        for ((name, _), grad) in zip(r1Used, r1Grads) {
+            expectNear(grad, try f.tensor("r1grad." + name), rel: 5e-3, "R1 " + name)
+        }
+    }
+}
+
+@Suite("Parameter counts against NVlabs")
+struct ParameterCountTests {
+    /// NVlabs' G_style (G_mapping + G_synthesis) and D_basic at 256 px with their defaults
+    /// (fmap_base 8192, fmap_max 512, 512-wide mapping, mbstd group 4), counted from their code
+    /// (Tests/reference/README.md gives the per-layer derivation).
+    @Test func paper256MatchesNVlabs() {
+        let g = GradMode.withoutGrad { Generator(config: .paper256, seed: 0) }
+        let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
+        #expect(count(g.mapping.parameters) == 2_101_248)
+        #expect(count(g.synthesis.parameters) == 23_984_981)
+        let d = GradMode.withoutGrad { Discriminator(config: .paper256, seed: 0) }
+        #expect(count(d.parameters) == 23_052_353)
+        // Shapes that a misreading would change: the 4x4 D conv sees the stddev map, the first
+        // 256 px conv upsamples from 128 px's width.
+        #expect(d.epilogue.conv.weight.shape == [512, 513, 3, 3])
+        #expect(g.synthesis.layers[12].conv!.weight.shape == [64, 128, 3, 3])
+        #expect(g.synthesis.layers.count == 14)
+    }
+}
