@@ -45,9 +45,10 @@ public enum Loss: Equatable {
     }
 
     /// The discriminator's loss (mean over the batch) and its regulariser's value (0 if none).
-    /// `d` scores images; `reals` must be a leaf (it is differentiated for R1).
+    /// `d` scores images; `reals` must be a leaf (it is differentiated for R1). `interpolation`
+    /// (N, 1, 1, 1) in [0, 1] places WGAN-GP's samples between reals and fakes.
     public func discriminatorLoss(d: (Tensor) -> Tensor, reals: Tensor, fakes: Tensor, step: Int,
-                                  mixSeed: UInt64 = 0) -> (loss: Tensor, penalty: Float) {
+                                  interpolation: Tensor? = nil) -> (loss: Tensor, penalty: Float) {
         switch self {
         case let .logistic(gamma, every):
             let regularise = gamma > 0 && step % max(every, 1) == 0
@@ -65,9 +66,8 @@ public enum Loss: Equatable {
             return (loss, penalty)
         case let .wgangp(lambda, drift):
             let real = d(reals), fake = d(fakes)
-            // Per-sample interpolates between reals and fakes, from the run's own random stream.
-            let n = reals.shape[0]
-            let eps = Tensor(randomUniform: [n, 1, 1, 1], seed: mixSeed, stream: 0x6A, step: UInt32(truncatingIfNeeded: step))
+            precondition(interpolation?.shape == [reals.shape[0], 1, 1, 1], "WGAN-GP needs one interpolation weight per sample")
+            let eps = interpolation!
             let mixed = GradMode.withoutGrad { reals.detached() + (fakes.detached() - reals.detached()) * eps }
             mixed.requiresGrad = true
             let g = gradients(of: [d(mixed).sum()], wrt: [mixed], createGraph: true)[0]
