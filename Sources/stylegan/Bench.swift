@@ -1,13 +1,14 @@
-// `stylegan bench kernels [--iters N] [--threads N] [--json]`: the project's benchmark.
+// `stylegan bench kernels|generate [...] [--json]`: the project's benchmark.
 import ArgumentParser
 import Foundation
+import Inference
 import StyleGAN
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the kernels (GFLOP/s of conv2d against sgemm of the same size, GB/s of the rest).")
 
-    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate }
 
     @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
     var target: Target
@@ -18,8 +19,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Thread counts to compare, comma separated (default: 1 and all cores).")
     var threads: String?
 
-    @Option(help: "Batch size of the conv rows.")
+    @Option(help: "Batch size (kernels: of the conv rows; generate: images per forward pass).")
     var batch: Int = 8
+
+    @Option(help: "Config preset (generate).")
+    var config = "paper256"
+
+    @Option(help: "Resolution (generate; default: the config's).")
+    var resolution: Int?
 
     @Flag(help: "Print only JSON lines, one object per row.")
     var json = false
@@ -48,6 +55,11 @@ struct Bench: ParsableCommand {
             let rows = KernelBench.convRows(batch: batch, threads: try threadCounts(), iters: iters)
                 + KernelBench.elementwiseRows(iters: iters)
             printRows(rows, json: json)
+        case .generate:
+            let cfg = try Config.preset(named: config)
+            let r = resolution ?? cfg.resolution
+            guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
+            printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
         }
     }
 }

@@ -8,6 +8,8 @@ public struct BenchRow {
     public var name: String
     public var fields: [(String, Any)]
 
+    public init(name: String, fields: [(String, Any)]) { (self.name, self.fields) = (name, fields) }
+
     /// One JSON object (keys in order), for `--json`.
     public var json: String {
         let body = ([("bench", name as Any)] + fields).map { key, value -> String in

@@ -1,0 +1,18 @@
+// `stylegan bench generate`: generator inference time per image at a preset, resolution and batch
+// (random untrained weights: the arithmetic is the same as a trained network's).
+import Foundation
+import StyleGAN
+
+public enum GenerateBench {
+    public static func run(config: Config, resolution: Int, batch: Int, iters: Int) -> BenchRow {
+        let g = GradMode.withoutGrad { Generator(config: config, seed: 0) }
+        let z = Tensor(randomNormal: [batch, config.zDim], seed: 1)
+        let t = medianSeconds(iters: iters) {
+            _ = GradMode.withoutGrad { g(z, resolution: resolution, noise: .random(seed: 2)) }
+        }
+        return BenchRow(name: "generate", fields: [
+            ("config", config.name), ("resolution", resolution), ("batch", batch),
+            ("ms_per_batch", t * 1e3), ("ms_per_image", t * 1e3 / Double(batch)), ("images_per_s", Double(batch) / t),
+        ])
+    }
+}
