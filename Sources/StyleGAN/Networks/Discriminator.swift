@@ -134,3 +134,20 @@ public final class Discriminator {
         return out
     }
 }
+
+extension Discriminator {
+    /// Each parameter with the factor it is multiplied by at run time (WGAN clips the product;
+    /// spectrally normalised weights count as 1).
+    public var weightScales: [(Tensor, Float)] {
+        func conv(_ c: EqualizedConv2d) -> Float { c.spectralNorm == nil ? c.scale : 1 }
+        var out: [(Tensor, Float)] = []
+        for r in config.resolutions {
+            out += [(fromRGB[r]!.conv.weight, conv(fromRGB[r]!.conv)), (fromRGB[r]!.bias, 1)]
+            if let b = blocks[r] { out += [(b.conv0.weight, conv(b.conv0)), (b.bias0, 1), (b.conv1.weight, conv(b.conv1)), (b.bias1, 1)] }
+        }
+        let e = epilogue
+        out += [(e.conv.weight, conv(e.conv)), (e.convBias, 1), (e.fc0.weight, e.fc0.scale), (e.fc0.bias, e.fc0.lrMul),
+                (e.fc1.weight, e.fc1.scale), (e.fc1.bias, e.fc1.lrMul)]
+        return out
+    }
+}

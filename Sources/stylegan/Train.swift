@@ -1,0 +1,47 @@
+// `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
+// [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE]`
+import ArgumentParser
+import StyleGAN
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train progressively (4x4 up to the final resolution) on a prepared dataset.")
+
+    @Option(help: "Prepared dataset folder (from `stylegan prepare`).") var data: String
+    @Option(help: "Run folder: checkpoints, snapshots, stats.jsonl.") var outdir: String
+    @Option(help: "Config preset: \(Config.presets.map(\.name).joined(separator: ", ")).") var config = "small64"
+    @Option(help: "Stop when this many thousand images have been shown in total (across resumes).") var kimg: Double
+    @Option(help: "Final resolution (default: the config's, capped by the data's).") var resolution: Int?
+    @Option(help: "Batch size (default: the config's).") var batch: Int?
+    @Option(help: "Seed of every random stream (weights, latents, noise, data order).") var seed: UInt64 = 0
+    @Option(help: "Loss: \(Loss.names.joined(separator: ", ")).") var loss = "logistic"
+    @Option(help: "R1 weight gamma for the logistic loss.") var r1Gamma: Float = 10
+    @Option(help: "Apply R1 every N discriminator steps (lazy regularisation).") var r1Every = 1
+    @Flag(help: "Random x-flips of the reals.") var mirror = false
+    @Option(help: "Thousands of images per stabilise and per fade-in phase (default: the config's).") var phaseKimg: Double?
+    @Option(help: "Checkpoint and snapshot every N thousand images (default: half a phase).") var snapKimg: Double?
+    @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file.") var resume: String?
+    @Flag(help: "No progress line on stderr.") var quiet = false
+
+    func validate() throws {
+        guard kimg > 0 else { throw ValidationError("--kimg must be positive") }
+        if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
+        if let p = phaseKimg, p <= 0 { throw ValidationError("--phase-kimg must be positive") }
+        if let s = snapKimg, s <= 0 { throw ValidationError("--snap-kimg must be positive") }
+        guard r1Every >= 1 else { throw ValidationError("--r1-every must be at least 1") }
+    }
+
+    func run() throws {
+        var options = TrainOptions(data: data, outdir: outdir, config: try Config.preset(named: config), totalKimg: kimg)
+        options.resolution = resolution
+        options.batch = batch
+        options.seed = seed
+        options.loss = try Loss(name: loss, r1Gamma: r1Gamma, r1Every: r1Every)
+        options.mirror = mirror
+        options.phaseKimg = phaseKimg
+        options.snapshotKimg = snapKimg
+        options.resume = resume
+        options.progress = !quiet
+        try Trainer(options).train()
+    }
+}

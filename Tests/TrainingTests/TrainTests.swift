@@ -1,0 +1,148 @@
+// Training end to end on the tiny preset: the growth 4 -> 16 through two fade-ins, the run folder,
+// a D that learns an easy target, and resume after a real SIGKILL reaching the same bytes as an
+// uninterrupted run.
+import Foundation
+import Testing
+@testable import StyleGAN
+@testable import Training
+
+/// A prepared dataset of `count` 16 px images: coloured blobs on a flat background.
+func makeDataset(count: Int, name: String) throws -> String {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-train-\(getpid())-\(name)")
+    let src = base.appendingPathComponent("images").path
+    try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+    for i in 0..<count {
+        var px = [UInt8](repeating: 0, count: 24 * 24 * 3)
+        let (cx, cy) = (6 + (i * 5) % 12, 6 + (i * 7) % 12)
+        for y in 0..<24 {
+            for x in 0..<24 {
+                let inside = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 25
+                px[(y * 24 + x) * 3 + 0] = inside ? UInt8(200 + i % 50) : 30
+                px[(y * 24 + x) * 3 + 1] = inside ? UInt8(40 + (i * 13) % 100) : 60
+                px[(y * 24 + x) * 3 + 2] = inside ? 50 : UInt8(90 + i % 40)
+            }
+        }
+        try Image(width: 24, height: 24, channels: 3, pixels: px).writePNG(src + String(format: "/img%03d.png", i))
+    }
+    let data = base.appendingPathComponent("data").path
+    _ = try DatasetPreparer(source: src, dest: data, resolution: 16).run()
+    return data
+}
+
+func readStats(_ path: String) throws -> [[String: Any]] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+        try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
+}
+
+@Suite("Training", .serialized)
+struct TrainTests {
+    @Test func growsFrom4To16ThroughTwoFadeIns() throws {
+        let data = try makeDataset(count: 24, name: "grow")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-grow").path
+        var o = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.44)
+        o.batch = 4
+        o.phaseKimg = 0.1
+        o.progress = false
+        try Trainer(o).train()
+        let stats = try readStats(out + "/stats.jsonl").filter { $0["event"] == nil }
+        let trajectory = stats.map { ($0["kimg"] as! Double, $0["resolution"] as! Int, ($0["alpha"] as! NSNumber).floatValue) }
+        #expect(trajectory.contains { $0.1 == 4 })
+        #expect(trajectory.contains { $0.1 == 8 && $0.2 < 1 })
+        #expect(trajectory.contains { $0.1 == 16 && $0.2 < 1 })
+        #expect(trajectory.last!.1 == 16 && trajectory.last!.2 == 1)
+        // The schedule is a function of kimg alone.
+        let s = ProgressiveSchedule(phaseKimg: 0.1, finalResolution: 16)
+        for (k, r, a) in trajectory {
+            let p = s.position(kimg: k)
+            #expect(p.resolution == r && abs(p.alpha - a) < 1e-4, "at \(k) kimg")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(files.contains("reals.png") && files.contains("checkpoint-000440.safetensors") && files.contains("snapshot-000440.png"))
+        let final = try Checkpoint.load(from: out + "/checkpoint-000440.safetensors")
+        #expect(final.resolution == 16 && final.alpha == 1 && final.kimg == 0.44)
+        let snap = try Image.read(out + "/snapshot-000440.png")
+        #expect(snap.width == 8 * 64 && snap.height == 4 * 64)
+    }
+
+    @Test func discriminatorLearnsAnEasyTarget() throws {
+        // Reals: bright images; fakes: a fixed dark batch. The logistic D loss must fall.
+        let d = Discriminator(config: .tiny, seed: 1)
+        let adam = Adam(d.parameters)
+        let reals = Tensor(repeating: 0.8, shape: [4, 3, 8, 8]), fakes = Tensor(repeating: -0.8, shape: [4, 3, 8, 8])
+        let loss = Loss.logistic(r1: 10, r1Every: 1)
+        var values: [Float] = []
+        for step in 0..<30 {
+            let (l, _) = loss.discriminatorLoss(d: { d($0) }, reals: reals.copy(), fakes: fakes, step: step)
+            values.append(l.item)
+            l.backward()
+            adam.update()
+        }
+        print("D loss: \(values.first!) -> \(values.last!)")
+        #expect(values.last! < values.first! * 0.5)
+    }
+}
+
+/// The built `stylegan` executable, next to the test bundle.
+let styleganBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stylegan").path
+
+@Suite("Resume", .serialized)
+struct ResumeTests {
+    func train(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: styleganBinary)
+        p.arguments = ["train", "--config", "tiny", "--batch", "4", "--phase-kimg", "0.1", "--snap-kimg", "0.04", "--quiet"] + args
+        p.environment = ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "2"]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    @Test func killedAndResumedRunMatchesAnUninterruptedOneBitForBit() throws {
+        let data = try makeDataset(count: 16, name: "resume")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())").path
+        let (a, b) = (base + "/straight", base + "/killed")
+        let straight = try train(["--data", data, "--outdir", a, "--kimg", "0.24"])
+        straight.waitUntilExit()
+        #expect(straight.terminationStatus == 0)
+
+        // Kill for real (SIGKILL) once a checkpoint past the start exists, in the middle of the 8 px fade-in.
+        let victim = try train(["--data", data, "--outdir", b, "--kimg", "0.24"])
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: b)) ?? []
+            if names.contains(where: { $0.hasPrefix("checkpoint-") && $0 != "checkpoint-000000.safetensors" }) { break }
+            usleep(20_000)
+        }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        #expect(victim.terminationReason == .uncaughtSignal)
+        let resumed = try train(["--data", data, "--outdir", b, "--kimg", "0.24", "--resume", "latest"])
+        resumed.waitUntilExit()
+        #expect(resumed.terminationStatus == 0)
+
+        let x = try Data(contentsOf: URL(fileURLWithPath: a + "/checkpoint-000240.safetensors"))
+        let y = try Data(contentsOf: URL(fileURLWithPath: b + "/checkpoint-000240.safetensors"))
+        #expect(x == y, "the resumed run's final checkpoint differs from the uninterrupted run's")
+    }
+
+    @Test func sigtermWritesACheckpointAndExitsCleanly() throws {
+        let data = try makeDataset(count: 16, name: "term")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-term-\(getpid())").path
+        let p = try train(["--data", data, "--outdir", out, "--kimg", "50"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: out + "/stats.jsonl") { usleep(20_000) }
+        usleep(300_000)
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(sent) < 30, "the run did not stop promptly on SIGTERM")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("checkpoint-") }
+        #expect(names.count >= 2)  // the start and the one written on SIGTERM
+        let latest = names.sorted().last!
+        let kimg = try Checkpoint.load(from: out + "/" + latest).kimg
+        #expect(kimg > 0 && kimg < 50, "stopped at \(kimg) kimg")
+    }
+}

@@ -1,0 +1,122 @@
+// The outer loop of a run: phases, checkpoints and snapshots at intervals, stats.jsonl, the
+// progress line, clean stops on SIGINT / SIGTERM, and recovery from non-finite steps.
+import Foundation
+import StyleGAN
+
+extension Trainer {
+    /// Fixed seeds of the snapshot grid.
+    static let snapshotSeeds = Array(0..<32)
+
+    public func train() throws {
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        // A parent may have started us with these blocked (the mask is inherited across exec).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+        let total = Int((options.totalKimg * 1000).rounded())
+        let interval = max(batch, Int(((options.snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
+        if nimg == 0 {
+            try writeRealsGrid()
+            _ = try saveCheckpoint()
+        }
+        var lastGood = run.checkpoints().last?.path
+        var failures = 0
+        var nextSnapshot = (nimg / interval + 1) * interval
+        var tick = (start: Date(), nimg: nimg)
+        var sums = (d: 0.0, g: 0.0, p: 0.0, n: 0)
+        let tickImages = max(batch, min(interval, 1000))
+        let runStart = (Date(), nimg)
+
+        while nimg < total {
+            if stopRequested != 0 { break }
+            let pos = schedule.position(kimg: Double(nimg) / 1000)
+            if pos.phase != lastPhase {
+                // ProGAN resets Adam's moments when a new resolution starts fading in.
+                if pos.fading && lastPhase >= 0 && pos.phase > lastPhase { adamG.reset(); adamD.reset() }
+                lastPhase = pos.phase
+            }
+            let lr = ckpt.config.learningRate * (lrScale[pos.phase] ?? 1)
+            let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
+            guard let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
+                                   iteration: iteration, nimg: nimg) else {
+                failures += 1
+                run.appendStats([("event", "nonfinite"), ("kimg", Double(nimg) / 1000), ("phase", pos.name),
+                                 ("iteration", iteration), ("retry", failures)])
+                guard failures <= options.maxRetries, let back = lastGood else {
+                    throw TrainingError("training diverged: non-finite loss or gradient in \(pos.name) at \(String(format: "%.3f", Double(nimg) / 1000)) kimg, \(failures) time(s); the last good checkpoint is \(lastGood ?? "none")")
+                }
+                try rollBack(to: back)
+                lrScale[pos.phase] = (lrScale[pos.phase] ?? 1) * 0.5
+                FileHandle.standardError.write(Data("\nnon-finite step in \(pos.name); rolled back to \(back), skipping the batch, learning rate x\(lrScale[pos.phase]!)\n".utf8))
+                nimg += batch  // skip the offending batch: its data, latents and noise are not drawn again
+                iteration += 1
+                continue
+            }
+            failures = 0
+            nimg += batch
+            iteration += 1
+            sums.d += Double(s.lossD); sums.g += Double(s.lossG); sums.p += Double(s.penalty); sums.n += 1
+
+            if nimg - tick.nimg >= tickImages || nimg >= total {
+                let secs = Date().timeIntervalSince(tick.start)
+                let ips = Double(nimg - tick.nimg) / max(secs, 1e-9)
+                let n = Double(max(sums.n, 1))
+                let now = schedule.position(kimg: Double(nimg) / 1000)
+                run.appendStats([
+                    ("kimg", Double(nimg) / 1000), ("resolution", now.resolution), ("alpha", now.alpha), ("phase", now.name),
+                    ("loss_d", sums.d / n), ("loss_g", sums.g / n), ("penalty", sums.p / n), ("images_per_s", ips),
+                    ("sec_per_kimg", 1000 / max(ips, 1e-9)), ("lr", adamG.learningRate), ("peak_rss_mb", peakRSSMegabytes()),
+                ])
+                if options.progress { printProgress(now, ips: ips, total: total, lossD: sums.d / n, lossG: sums.g / n) }
+                tick = (Date(), nimg)
+                sums = (0, 0, 0, 0)
+            }
+            if nimg >= nextSnapshot && nimg < total {
+                lastGood = try saveCheckpoint()
+                try writeSnapshot()
+                nextSnapshot += interval
+            }
+        }
+        lastGood = try saveCheckpoint()
+        try writeSnapshot()
+        if options.progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        let elapsed = Date().timeIntervalSince(runStart.0)
+        let msg = stopRequested != 0 ? "stopped by signal at" : "finished at"
+        print("\(msg) \(String(format: "%.3f", Double(nimg) / 1000)) kimg (\(schedule.position(kimg: Double(nimg) / 1000).name)); "
+              + "\(String(format: "%.0f", Double(nimg - runStart.1) / max(elapsed, 1e-9) )) images/s; checkpoint \(lastGood!)")
+    }
+
+    func printProgress(_ pos: ProgressiveSchedule.Position, ips: Double, total: Int, lossD: Double, lossG: Double) {
+        let left = Double(total - nimg) / max(ips, 1e-9)
+        let eta = left >= 3600 ? String(format: "%dh%02dm", Int(left) / 3600, Int(left) % 3600 / 60)
+                               : String(format: "%dm%02ds", Int(left) / 60, Int(left) % 60)
+        let line = String(format: "\r%-22@ kimg %8.3f / %.1f  alpha %.2f  D %7.4f  G %7.4f  %6.1f img/s  ETA %@   ",
+                          pos.name as NSString, Double(nimg) / 1000, Double(total) / 1000, pos.alpha, lossD, lossG, ips, eta as NSString)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// The EMA generator on fixed seeds at the current resolution and alpha.
+    func writeSnapshot() throws {
+        let pos = schedule.position(kimg: Double(nimg) / 1000)
+        let g = ckpt.ema
+        let z = Tensor(uninitialized: [Trainer.snapshotSeeds.count, ckpt.config.zDim])
+        for (i, s) in Trainer.snapshotSeeds.enumerated() {
+            let zi = Tensor(randomNormal: [1, ckpt.config.zDim], seed: UInt64(s), stream: 0, step: 0x5EED)
+            (z.data + i * ckpt.config.zDim).update(from: zi.data, count: ckpt.config.zDim)
+        }
+        let images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
+        let tiles = (0..<images.shape[0]).map { Image(images, index: $0).upscaled(by: max(1, 64 / pos.resolution)) }
+        try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))
+    }
+
+    /// Real images at the final resolution, beside the snapshots.
+    func writeRealsGrid() throws {
+        let r = schedule.finalResolution
+        let n = min(32, dataset.count)
+        let tiles = (0..<n).map { dataset.uint8Image(resolution: r, index: $0).upscaled(by: max(1, 64 / r)) }
+        try Image.grid(tiles, columns: 8).writePNG(run.path + "/reals.png")
+    }
+}

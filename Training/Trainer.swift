@@ -1,0 +1,188 @@
+// A training run: options, the dataset, the progressive schedule, the reals of each iteration
+// (faded exactly as the fakes), and the training state in checkpoints. Every piece of state is
+// in the checkpoint and every random draw is keyed by the iteration, so a resumed run replays
+// exactly what an uninterrupted one does.
+import CKernels
+import Foundation
+import StyleGAN
+
+public struct TrainOptions {
+    public var data: String
+    public var outdir: String
+    public var config: Config
+    /// Total images shown at which the run ends (thousands), counted from the run's start.
+    public var totalKimg: Double
+    public var resolution: Int?
+    public var batch: Int?
+    public var seed: UInt64 = 0
+    public var loss: Loss = .logistic(r1: 10, r1Every: 1)
+    public var mirror = false
+    public var phaseKimg: Double?
+    /// "latest" or a checkpoint path.
+    public var resume: String?
+    /// Checkpoint + snapshot interval (thousands of images); default half a phase.
+    public var snapshotKimg: Double?
+    public var keepCheckpoints = 3
+    public var maxRetries = 3
+    public var progress = true
+
+    public init(data: String, outdir: String, config: Config, totalKimg: Double) {
+        (self.data, self.outdir, self.config, self.totalKimg) = (data, outdir, config, totalKimg)
+    }
+}
+
+/// Set by SIGINT / SIGTERM; the loop checkpoints and stops at the end of the iteration.
+nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+public final class Trainer {
+    public let options: TrainOptions
+    let run: RunFolder
+    let dataset: DatasetCache
+    var ckpt: Checkpoint
+    let schedule: ProgressiveSchedule
+    let batch: Int
+    let step: TrainingStep
+    var adamG: Adam { step.adamG }
+    var adamD: Adam { step.adamD }
+    var nimg = 0, iteration = 0
+    /// Learning-rate factor per phase, halved after a non-finite step.
+    var lrScale: [Int: Float] = [:]
+    var lastPhase = -1
+    var permutation: (epoch: Int, order: [Int]) = (-1, [])
+    let seed: UInt64
+
+    public init(_ options: TrainOptions) throws {
+        self.options = options
+        run = try RunFolder(options.outdir)
+        dataset = try DatasetCache.open(options.data)
+        var config = options.config
+        if let p = options.phaseKimg { config.phaseKimg = p }
+        if let b = options.batch { config.batchSize = b }
+        try config.validate()
+
+        var resumed: Checkpoint?
+        if let r = options.resume {
+            resumed = try Trainer.resumeCheckpoint(r, run: run)
+            // The checkpoint's networks decide the config; run options may change the schedule.
+            let c = resumed!.config
+            if c.name != options.config.name {
+                FileHandle.standardError.write(Data("note: resuming with the checkpoint's config '\(c.name)'\n".utf8))
+            }
+            var merged = c
+            merged.phaseKimg = config.phaseKimg
+            merged.batchSize = config.batchSize
+            config = merged
+        }
+        let final = min(options.resolution ?? config.resolution, config.resolution)
+        guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
+        guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
+        schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution))
+        batch = config.batchSize
+        let group = min(config.mbstdGroupSize, batch)
+        guard config.mbstdGroupSize <= 1 || batch % group == 0 else {
+            throw TrainingError("batch \(batch) is not divisible by the minibatch-stddev group size \(group)")
+        }
+
+        if var r = resumed {
+            r.config = config
+            ckpt = r
+        } else {
+            ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
+        }
+        seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
+        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed, batch: batch)
+        if let r = resumed { try restoreState(r) }
+    }
+
+    static func resumeCheckpoint(_ spec: String, run: RunFolder) throws -> Checkpoint {
+        if spec != "latest" { return try Checkpoint.load(from: spec) }
+        // The newest checkpoint that loads; a damaged newest one falls back to the one before.
+        var lastError: Error?
+        for c in run.checkpoints().reversed() {
+            do { return try Checkpoint.load(from: c.path) } catch {
+                FileHandle.standardError.write(Data("warning: skipping \(c.path): \(error)\n".utf8))
+                lastError = error
+            }
+        }
+        throw TrainingError("--resume latest: no usable checkpoint in \(run.path)" + (lastError.map { " (\($0))" } ?? ""))
+    }
+
+    // MARK: - State in checkpoints
+
+    func saveCheckpoint() throws -> String {
+        ckpt.kimg = Double(nimg) / 1000
+        let pos = schedule.position(kimg: ckpt.kimg)
+        (ckpt.resolution, ckpt.alpha) = (pos.resolution, pos.alpha)
+        ckpt.state = adamG.stateTensors(prefix: "state.adam_g") + adamD.stateTensors(prefix: "state.adam_d")
+        ckpt.extraMetadata = [
+            "train.seed": String(seed), "train.nimg": String(nimg), "train.iteration": String(iteration),
+            "train.adam_g_step": String(adamG.step), "train.adam_d_step": String(adamD.step),
+            "train.last_phase": String(lastPhase), "train.loss": options.loss.name,
+            "train.lr_scale": lrScale.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
+        ]
+        let path = run.checkpointPath(nimg: nimg)
+        do { try ckpt.save(to: path) } catch {
+            throw TrainingError("could not write checkpoint \(path): \(error). Earlier checkpoints are intact; free space or fix the folder, then resume with --resume latest")
+        }
+        run.prune(keep: options.keepCheckpoints)
+        return path
+    }
+
+    func restoreState(_ r: Checkpoint) throws {
+        let meta = r.extraMetadata
+        guard let n = meta["train.nimg"].flatMap(Int.init), let it = meta["train.iteration"].flatMap(Int.init) else {
+            throw TrainingError("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
+        }
+        (nimg, iteration) = (n, it)
+        lastPhase = meta["train.last_phase"].flatMap(Int.init) ?? -1
+        let state = Dictionary(uniqueKeysWithValues: r.state.map { ($0.0, $0.1) })
+        try adamG.load(state: state, prefix: "state.adam_g", step: meta["train.adam_g_step"].flatMap(Int.init) ?? 0)
+        try adamD.load(state: state, prefix: "state.adam_d", step: meta["train.adam_d_step"].flatMap(Int.init) ?? 0)
+        lrScale = [:]
+        for part in (meta["train.lr_scale"] ?? "").split(separator: ",") {
+            let kv = part.split(separator: ":")
+            if kv.count == 2, let k = Int(kv[0]), let v = Float(kv[1]) { lrScale[k] = v }
+        }
+    }
+
+    /// Reloads weights and optimiser state from a checkpoint file, keeping the counters.
+    func rollBack(to path: String) throws {
+        let r = try Checkpoint.load(from: path)
+        GradMode.withoutGrad {
+            for ((_, dst), (_, src)) in zip(ckpt.namedTensors, r.namedTensors) where dst.shape == src.shape { dst.assign(src) }
+        }
+        let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
+        try restoreState(r)
+        (nimg, iteration, lrScale) = (keepN, keepI, keepScale)
+    }
+
+    // MARK: - Data and latents
+
+    /// Dataset indices of samples [start, start + n): a fresh Philox permutation per epoch.
+    func sampleIndices(start: Int, count n: Int) -> [Int] {
+        (start..<(start + n)).map { s in
+            let epoch = s / dataset.count
+            if permutation.epoch != epoch {
+                let keys = Tensor(randomUniform: [dataset.count], seed: seed, stream: Stream.data.rawValue, step: UInt32(epoch))
+                permutation = (epoch, (0..<dataset.count).sorted { (keys.data[$0], $0) < (keys.data[$1], $1) })
+            }
+            return permutation.order[s % dataset.count]
+        }
+    }
+
+    /// Reals at resolution r faded with their 2x-downsampled-then-upsampled version, as the fakes are.
+    func reals(resolution r: Int, alpha: Float) -> Tensor {
+        let idx = sampleIndices(start: nimg, count: batch)
+        var flip: [Bool]?
+        if options.mirror || dataset.mirror {
+            let u = Tensor(randomUniform: [batch], seed: seed, stream: Stream.mirror.rawValue, step: UInt32(truncatingIfNeeded: iteration))
+            flip = u.scalars.map { $0 < 0.5 }
+        }
+        let x = dataset.images(resolution: r, indices: idx, flip: flip)
+        guard alpha < 1, r > 4 else { return x }
+        return GradMode.withoutGrad {
+            let low = x.downsampled2x().upsampled2x()
+            return low + (x - low) * alpha
+        }
+    }
+}

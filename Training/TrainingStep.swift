@@ -1,0 +1,116 @@
+// One training iteration, apart from data and files (the trainer and `stylegan bench train` both
+// run it): a D step with the chosen loss and its penalty, then a G step with style-mixing
+// regularisation, Adam on both, w_avg and the EMA generator. Every random draw is Philox keyed by
+// (seed, stream, iteration), so an iteration is a pure function of the state and its number.
+import CKernels
+import Foundation
+import StyleGAN
+
+/// Random streams (Philox stream ids); the step is the iteration.
+enum Stream: UInt32 {
+    case dLatent = 10, dMixLatent, dMixing, gLatent, gMixLatent, gMixing, data, mirror, penalty
+}
+
+public final class TrainingStep {
+    public let networks: Checkpoint
+    public let adamG: Adam, adamD: Adam
+    public let loss: Loss
+    public let seed: UInt64
+    public let batch: Int
+
+    public struct Stats { public var lossD: Float, lossG: Float, penalty: Float }
+
+    public init(networks: Checkpoint, loss: Loss, seed: UInt64, batch: Int) {
+        self.networks = networks
+        adamG = Adam(networks.generator.parameters, learningRate: networks.config.learningRate)
+        adamD = Adam(networks.discriminator.parameters, learningRate: networks.config.learningRate)
+        (self.loss, self.seed, self.batch) = (loss, seed, batch)
+    }
+
+    /// ws (N, layers, wDim) with style mixing: with probability p, the layers from a random
+    /// crossover point (among those in use) take a second latent's w. Also returns the first w.
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
+        let g = networks.generator, c = networks.config
+        let step = UInt32(truncatingIfNeeded: iteration)
+        let z = Tensor(randomNormal: [batch, c.zDim], seed: seed, stream: latent.rawValue, step: step)
+        let w = g.mapping(z)
+        let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: used)
+        let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: step).scalars
+        guard used > 1, u[0] < c.styleMixingProb else { return (ws, w) }
+        let cutoff = 1 + min(used - 2, Int(u[1] * Float(used - 1)))
+        let z2 = Tensor(randomNormal: [batch, c.zDim], seed: seed, stream: mixLatent.rawValue, step: step)
+        let ws2 = g.broadcast(g.mapping(z2)).narrow(axis: 1, start: 0, length: used)
+        return (concat([ws.narrow(axis: 1, start: 0, length: cutoff), ws2.narrow(axis: 1, start: cutoff, length: used - cutoff)], axis: 1), w)
+    }
+
+    func noiseSeed(_ iteration: Int, _ salt: UInt64) -> UInt64 {
+        seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(iteration) &* 4 &+ salt
+    }
+
+    /// A D step and a G step at `pos` with learning rate `lr`; nil if a loss or a gradient was not
+    /// finite (then nothing was updated). `nimg` (images shown before this step) drives the EMA ramp-up.
+    public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int) -> Stats? {
+        let used = Config.layerCount(at: r)
+        let (g, d) = (networks.generator, networks.discriminator)
+        adamG.learningRate = lr
+        adamD.learningRate = lr
+        let score: (Tensor) -> Tensor = { d($0, alpha: alpha) }
+
+        // D step
+        d.powerStep()
+        let fakes: Tensor = GradMode.withoutGrad {
+            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, layers: used, iteration: iteration)
+            return g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 1)))
+        }
+        let eps = Tensor(randomUniform: [batch, 1, 1, 1], seed: seed, stream: Stream.penalty.rawValue, step: UInt32(truncatingIfNeeded: iteration))
+        let (lossD, penalty) = loss.discriminatorLoss(d: score, reals: realImages, fakes: fakes, step: iteration, interpolation: eps)
+        guard lossD.item.isFinite else { adamD.zeroGrad(); return nil }
+        lossD.backward()
+        guard gradientsFinite(adamD) else { adamD.zeroGrad(); return nil }
+        adamD.update()
+        if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
+
+        // G step: D's weights are constants here, so their gradients are not computed at all.
+        for (_, p) in d.parameters { p.requiresGrad = false }
+        defer { for (_, p) in d.parameters { p.requiresGrad = true } }
+        g.powerStep()
+        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, layers: used, iteration: iteration)
+        let fakesG = g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 2)))
+        let lossG = loss.generatorLoss(d: score, fakes: fakesG, reals: loss.needsRealsForGenerator ? realImages.detached() : nil)
+        guard lossG.item.isFinite else { adamG.zeroGrad(); return nil }
+        lossG.backward()
+        guard gradientsFinite(adamG) else { adamG.zeroGrad(); return nil }
+        adamG.update()
+
+        GradMode.withoutGrad {
+            // w_avg <- lerp(batch mean, w_avg, beta), NVlabs' dlatent_avg.
+            let mean = w.detached().mean(axes: [0], keepDims: false)
+            g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
+            updateEMA(nimg: nimg)
+        }
+        return Stats(lossD: lossD.item, lossG: lossG.item, penalty: penalty)
+    }
+
+    func gradientsFinite(_ opt: Adam) -> Bool {
+        opt.parameters.allSatisfy { _, p in p.grad.map { has_nonfinite($0.data, $0.count) == 0 } ?? true }
+    }
+
+    /// WGAN's weight clipping applies to the weights as used (stored x run-time scale).
+    func clipEffectiveWeights(_ d: Discriminator, clip: Float) {
+        for (p, scale) in d.weightScales {
+            let bound = clip / scale
+            for i in 0..<p.count { p.data[i] = min(max(p.data[i], -bound), bound) }
+        }
+    }
+
+    /// EMA of G with stylegan2-ada's ramp-up: half-life min(10 kimg, 5% of the images shown so far).
+    func updateEMA(nimg: Int) {
+        let halfLife = min(networks.config.emaHalfLifeKimg * 1000, Double(nimg + batch) * 0.05)
+        let beta = Float(pow(0.5, Double(batch) / max(halfLife, 1e-8)))
+        for ((_, e), (_, p)) in zip(networks.ema.parameters, networks.generator.parameters) {
+            ew_lerp(e.data, e.data, p.data, 1 - beta, e.count)
+        }
+        // Buffers follow G exactly (NVlabs copies non-trainables with beta 0).
+        for ((_, e), (_, p)) in zip(networks.ema.buffers, networks.generator.buffers) { e.assign(p) }
+    }
+}
