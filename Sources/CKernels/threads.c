@@ -1,1 +1,41 @@
-/* threads: being written */
+/* Thread control for every kernel: OpenMP loops and OpenBLAS's own thread pool are sized together,
+   and libomp is told not to spin after its parallel regions (see threads.h). */
+#include "threads.h"
+
+#include <stdlib.h>
+
+#include <cblas.h>
+
+/* clang 21 as shipped with Swift has no omp.h; these are libomp's C entry points. */
+extern int omp_get_max_threads(void);
+extern void omp_set_num_threads(int n);
+extern void kmp_set_blocktime(int msec);
+
+/* 1 if the user set KMP_BLOCKTIME: theirs wins. Decided once, at load. */
+static int user_blocktime = -1;
+
+static void blocktime_env(void) {
+    if (user_blocktime >= 0) return;
+    user_blocktime = getenv("KMP_BLOCKTIME") != NULL;
+    if (!user_blocktime) setenv("KMP_BLOCKTIME", "0", 0);
+}
+
+/* At load time, before anything can start libomp (which reads its environment once), so that
+   programs and tests that never call ck_init still get the setting. Only the environment here:
+   starting libomp itself is left to the first kernel. */
+__attribute__((constructor)) static void ck_load(void) { blocktime_env(); }
+
+/* Also sets the calling thread's blocktime directly, which covers a libomp that was already running
+   before this library loaded. Harmless to call again, from any thread. */
+void ck_init(void) {
+    blocktime_env();
+    if (!user_blocktime) kmp_set_blocktime(0);
+}
+
+int ck_num_threads(void) { return omp_get_max_threads(); }
+
+void ck_set_num_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
