@@ -3,12 +3,13 @@ import ArgumentParser
 import Foundation
 import Inference
 import StyleGAN
+import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the kernels (GFLOP/s of conv2d against sgemm of the same size, GB/s of the rest).")
 
-    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train }
 
     @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
     var target: Target
@@ -22,10 +23,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size (kernels: of the conv rows; generate: images per forward pass).")
     var batch: Int = 8
 
-    @Option(help: "Config preset (generate).")
+    @Option(help: "Fade-in alpha (train).")
+    var alpha: Float = 1
+
+    @Option(help: "Config preset (generate, train).")
     var config = "paper256"
 
-    @Option(help: "Resolution (generate; default: the config's).")
+    @Option(help: "Resolution (generate, train; default: the config's).")
     var resolution: Int?
 
     @Flag(help: "Print only JSON lines, one object per row.")
@@ -60,6 +64,12 @@ struct Bench: ParsableCommand {
             let r = resolution ?? cfg.resolution
             guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
             printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
+        case .train:
+            let cfg = try Config.preset(named: config)
+            let r = resolution ?? cfg.resolution
+            guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
+            guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
+            printRows([TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters)], json: json)
         }
     }
 }

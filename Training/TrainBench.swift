@@ -1,0 +1,24 @@
+// `stylegan bench train`: the time of one full training iteration (D step with the logistic loss
+// and R1 on reals every step, G step with style mixing, Adam, EMA) at a preset, resolution, alpha
+// and batch, on random reals (the arithmetic is the same as on a dataset's).
+import Foundation
+import StyleGAN
+
+public enum TrainBench {
+    public static func run(config: Config, resolution: Int, alpha: Float, batch: Int, iters: Int) -> BenchRow {
+        var c = config
+        c.batchSize = batch
+        let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
+        let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0, batch: batch)
+        let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], seed: 9)
+        var iteration = 0
+        let seconds = medianSeconds(iters: iters) {
+            _ = step.run(reals: reals.copy(), resolution: resolution, alpha: alpha, lr: 0.001, iteration: iteration, nimg: iteration * batch)
+            iteration += 1
+        }
+        return BenchRow(name: "train", fields: [
+            ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch),
+            ("ms_per_iter", seconds * 1e3), ("images_per_s", Double(batch) / seconds), ("peak_rss_mb", peakRSSMegabytes()),
+        ])
+    }
+}
