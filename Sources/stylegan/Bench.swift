@@ -80,16 +80,24 @@ func printRows(_ rows: [BenchRow], json: Bool) {
         for r in rows { print(r.json) }
         return
     }
-    var lastName = ""
-    for r in rows {
-        if r.name != lastName {
-            print("\n\(r.name)")
-            print(r.fields.map { $0.0.padding(toLength: max(8, $0.0.count), withPad: " ", startingAt: 0) }.joined(separator: "  "))
-            lastName = r.name
+    let text = { (value: Any) in (value as? Double).map { String(format: "%.3g", $0) } ?? "\(value)" }
+    // Columns as wide as their widest entry, per group of rows with the same name.
+    var start = 0
+    while start < rows.count {
+        let end = rows[start...].firstIndex { $0.name != rows[start].name } ?? rows.count
+        let group = rows[start..<end]
+        let widths = group.first!.fields.indices.map { i in
+            group.map { text($0.fields[i].1).count }.max()!.clamped(atLeast: group.first!.fields[i].0.count)
         }
-        print(r.fields.map { key, value -> String in
-            let s = (value as? Double).map { String(format: "%.3g", $0) } ?? "\(value)"
-            return s.padding(toLength: max(8, key.count), withPad: " ", startingAt: 0)
-        }.joined(separator: "  "))
+        print("\n\(rows[start].name)")
+        print(zip(group.first!.fields, widths).map { $0.0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        for r in group {
+            print(zip(r.fields, widths).map { text($0.0.1).padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        start = end
     }
+}
+
+extension Int {
+    fileprivate func clamped(atLeast lower: Int) -> Int { Swift.max(self, lower) }
 }

@@ -86,6 +86,17 @@ struct TrainTests {
 /// The built `stylegan` executable, next to the test bundle.
 let styleganBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stylegan").path
 
+/// Waits for a child, killing it if it runs past `seconds` (a hung child must not hang the suite).
+func waitOrKill(_ p: Process, seconds: Double) {
+    let deadline = Date().addingTimeInterval(seconds)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning {
+        kill(p.processIdentifier, SIGKILL)
+        Issue.record("stylegan train did not finish within \(seconds) s")
+    }
+    p.waitUntilExit()
+}
+
 @Suite("Resume", .serialized)
 struct ResumeTests {
     func train(_ args: [String]) throws -> Process {
@@ -104,7 +115,7 @@ struct ResumeTests {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())").path
         let (a, b) = (base + "/straight", base + "/killed")
         let straight = try train(["--data", data, "--outdir", a, "--kimg", "0.24"])
-        straight.waitUntilExit()
+        waitOrKill(straight, seconds: 300)
         #expect(straight.terminationStatus == 0)
 
         // Kill for real (SIGKILL) once a checkpoint past the start exists, in the middle of the 8 px fade-in.
@@ -116,10 +127,10 @@ struct ResumeTests {
             usleep(20_000)
         }
         kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
+        waitOrKill(victim, seconds: 30)
         #expect(victim.terminationReason == .uncaughtSignal)
         let resumed = try train(["--data", data, "--outdir", b, "--kimg", "0.24", "--resume", "latest"])
-        resumed.waitUntilExit()
+        waitOrKill(resumed, seconds: 300)
         #expect(resumed.terminationStatus == 0)
 
         let x = try Data(contentsOf: URL(fileURLWithPath: a + "/checkpoint-000240.safetensors"))
@@ -136,7 +147,7 @@ struct ResumeTests {
         usleep(300_000)
         let sent = Date()
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        waitOrKill(p, seconds: 60)
         #expect(p.terminationStatus == 0)
         #expect(Date().timeIntervalSince(sent) < 30, "the run did not stop promptly on SIGTERM")
         let names = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("checkpoint-") }
