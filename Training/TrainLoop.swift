@@ -40,7 +40,7 @@ extension Trainer {
             }
             let lr = ckpt.config.learningRate * (lrScale[pos.phase] ?? 1)
             let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
-            guard let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
+            guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
                                    iteration: iteration, nimg: nimg) else {
                 failures += 1
                 run.appendStats([("event", "nonfinite"), ("kimg", Double(nimg) / 1000), ("phase", pos.name),

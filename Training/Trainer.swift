@@ -25,6 +25,8 @@ public struct TrainOptions {
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
+    /// Iterations whose step is treated as non-finite (tests of the recovery path).
+    var failAtIterations: Set<Int> = []
 
     public init(data: String, outdir: String, config: Config, totalKimg: Double) {
         (self.data, self.outdir, self.config, self.totalKimg) = (data, outdir, config, totalKimg)

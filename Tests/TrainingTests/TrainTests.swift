@@ -65,6 +65,44 @@ struct TrainTests {
         #expect(snap.width == 8 * 64 && snap.height == 4 * 64)
     }
 
+    @Test func nonFiniteStepsRollBackHalveTheLearningRateAndGiveUpAfterRepeats() throws {
+        let data = try makeDataset(count: 16, name: "nan")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-nan").path
+        var o = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.08)
+        o.batch = 4
+        o.phaseKimg = 0.1
+        o.snapshotKimg = 0.02
+        o.progress = false
+        o.failAtIterations = [7]
+        try Trainer(o).train()
+        let events = try readStats(out + "/stats.jsonl").filter { $0["event"] as? String == "nonfinite" }
+        #expect(events.count == 1 && events[0]["iteration"] as? Int == 7)
+        let final = try Checkpoint.load(from: out + "/checkpoint-000080.safetensors")
+        #expect(final.extraMetadata["train.lr_scale"] == "0:0.5")
+        // The skipped batch still counts: 20 iterations of 4 images reach 0.08 kimg.
+        #expect(final.extraMetadata["train.iteration"] == "20")
+
+        // Failing every step: a clear error naming the phase and the last good checkpoint.
+        let out2 = out + "-always"
+        o.outdir = out2
+        o.failAtIterations = Set(0..<100)
+        do {
+            try Trainer(o).train()
+            Issue.record("a run whose every step fails did not stop")
+        } catch {
+            print("  \(error)")
+            #expect("\(error)".contains("diverged") && "\(error)".contains("stabilise 4x4") && "\(error)".contains("checkpoint-000000"))
+        }
+    }
+
+    @Test func unwritableOutputFolderIsAClearError() throws {
+        let data = try makeDataset(count: 8, name: "unwritable")
+        let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)
+        #expect(throws: TrainingError.self) { try Trainer(o).train() }
+        let missing = TrainOptions(data: "/nonexistent/data", outdir: FileManager.default.temporaryDirectory.path + "/sg-x", config: .tiny, totalKimg: 0.01)
+        do { _ = try Trainer(missing); Issue.record("a missing dataset was accepted") } catch { print("  \(error)") }
+    }
+
     @Test func discriminatorLearnsAnEasyTarget() throws {
         // Reals: bright images; fakes: a fixed dark batch. The logistic D loss must fall.
         let d = Discriminator(config: .tiny, seed: 1)
