@@ -9,7 +9,7 @@ public enum TrainBench {
         var c = config
         c.batchSize = batch
         let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
-        let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0, batch: batch)
+        let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0)
         let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], seed: 9)
         var iteration = 0
         let seconds = medianSeconds(iters: iters) {

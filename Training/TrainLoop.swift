@@ -17,6 +17,7 @@ extension Trainer {
         sigaddset(&set, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &set, nil)
         let total = Int((options.totalKimg * 1000).rounded())
+        let batch = ckpt.config.batchSize
         let interval = max(batch, Int(((options.snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
         if nimg == 0 {
             try writeRealsGrid()
@@ -38,7 +39,7 @@ extension Trainer {
                 if pos.fading && lastPhase >= 0 && pos.phase > lastPhase { adamG.reset(); adamD.reset() }
                 lastPhase = pos.phase
             }
-            let lr = ckpt.config.learningRate * (lrScale[pos.phase] ?? 1)
+            let lr = ckpt.config.learningRate(at: pos.resolution) * (lrScale[pos.phase] ?? 1)
             let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
             guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
                                    iteration: iteration, nimg: nimg) else {
@@ -51,12 +52,12 @@ extension Trainer {
                 try rollBack(to: back)
                 lrScale[pos.phase] = (lrScale[pos.phase] ?? 1) * 0.5
                 FileHandle.standardError.write(Data("\nnon-finite step in \(pos.name); rolled back to \(back), skipping the batch, learning rate x\(lrScale[pos.phase]!)\n".utf8))
-                nimg += batch  // skip the offending batch: its data, latents and noise are not drawn again
+                nimg += realImages.shape[0]  // skip the offending batch: its data, latents and noise are not drawn again
                 iteration += 1
                 continue
             }
             failures = 0
-            nimg += batch
+            nimg += realImages.shape[0]
             iteration += 1
             sums.d += Double(s.lossD); sums.g += Double(s.lossG); sums.p += Double(s.penalty); sums.n += 1
 

@@ -42,7 +42,6 @@ public final class Trainer {
     let dataset: DatasetCache
     var ckpt: Checkpoint
     let schedule: ProgressiveSchedule
-    let batch: Int
     let step: TrainingStep
     var adamG: Adam { step.adamG }
     var adamD: Adam { step.adamD }
@@ -59,7 +58,7 @@ public final class Trainer {
         dataset = try DatasetCache.open(options.data)
         var config = options.config
         if let p = options.phaseKimg { config.phaseKimg = p }
-        if let b = options.batch { config.batchSize = b }
+        if let b = options.batch { (config.batchSize, config.batchByResolution) = (b, nil) }
         try config.validate()
 
         var resumed: Checkpoint?
@@ -73,16 +72,18 @@ public final class Trainer {
             var merged = c
             merged.phaseKimg = config.phaseKimg
             merged.batchSize = config.batchSize
+            if options.batch != nil { merged.batchByResolution = nil }
             config = merged
         }
         let final = min(options.resolution ?? config.resolution, config.resolution)
         guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
         guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
         schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution))
-        batch = config.batchSize
-        let group = min(config.mbstdGroupSize, batch)
-        guard config.mbstdGroupSize <= 1 || batch % group == 0 else {
-            throw TrainingError("batch \(batch) is not divisible by the minibatch-stddev group size \(group)")
+        for r in config.resolutions {
+            let b = config.batchSize(at: r), group = min(config.mbstdGroupSize, b)
+            guard config.mbstdGroupSize <= 1 || b % group == 0 else {
+                throw TrainingError("batch \(b) at \(r) px is not divisible by the minibatch-stddev group size \(group)")
+            }
         }
 
         if var r = resumed {
@@ -92,7 +93,7 @@ public final class Trainer {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
         seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
-        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed, batch: batch)
+        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed)
         if let r = resumed { try restoreState(r) }
     }
 
@@ -174,6 +175,7 @@ public final class Trainer {
 
     /// Reals at resolution r faded with their 2x-downsampled-then-upsampled version, as the fakes are.
     func reals(resolution r: Int, alpha: Float) -> Tensor {
+        let batch = ckpt.config.batchSize(at: r)
         let idx = sampleIndices(start: nimg, count: batch)
         var flip: [Bool]?
         if options.mirror || dataset.mirror {

@@ -16,20 +16,19 @@ public final class TrainingStep {
     public let adamG: Adam, adamD: Adam
     public let loss: Loss
     public let seed: UInt64
-    public let batch: Int
 
     public struct Stats { public var lossD: Float, lossG: Float, penalty: Float }
 
-    public init(networks: Checkpoint, loss: Loss, seed: UInt64, batch: Int) {
+    public init(networks: Checkpoint, loss: Loss, seed: UInt64) {
         self.networks = networks
         adamG = Adam(networks.generator.parameters, learningRate: networks.config.learningRate)
         adamD = Adam(networks.discriminator.parameters, learningRate: networks.config.learningRate)
-        (self.loss, self.seed, self.batch) = (loss, seed, batch)
+        (self.loss, self.seed) = (loss, seed)
     }
 
     /// ws (N, layers, wDim) with style mixing: with probability p, the layers from a random
     /// crossover point (among those in use) take a second latent's w. Also returns the first w.
-    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
         let g = networks.generator, c = networks.config
         let step = UInt32(truncatingIfNeeded: iteration)
         let z = Tensor(randomNormal: [batch, c.zDim], seed: seed, stream: latent.rawValue, step: step)
@@ -47,10 +46,12 @@ public final class TrainingStep {
         seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(iteration) &* 4 &+ salt
     }
 
-    /// A D step and a G step at `pos` with learning rate `lr`; nil if a loss or a gradient was not
-    /// finite (then nothing was updated). `nimg` (images shown before this step) drives the EMA ramp-up.
+    /// A D step and a G step at `pos` with learning rate `lr`, batch size that of the reals; nil
+    /// if a loss or a gradient was not finite (then nothing was updated). `nimg` (images shown
+    /// before this step) drives the EMA ramp-up.
     public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int) -> Stats? {
         let used = Config.layerCount(at: r)
+        let batch = realImages.shape[0]
         let (g, d) = (networks.generator, networks.discriminator)
         adamG.learningRate = lr
         adamD.learningRate = lr
@@ -59,7 +60,7 @@ public final class TrainingStep {
         // D step
         d.powerStep()
         let fakes: Tensor = GradMode.withoutGrad {
-            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, layers: used, iteration: iteration)
+            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: batch, layers: used, iteration: iteration)
             return g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 1)))
         }
         let eps = Tensor(randomUniform: [batch, 1, 1, 1], seed: seed, stream: Stream.penalty.rawValue, step: UInt32(truncatingIfNeeded: iteration))
@@ -74,7 +75,7 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in d.parameters { p.requiresGrad = true } }
         g.powerStep()
-        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, layers: used, iteration: iteration)
+        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: batch, layers: used, iteration: iteration)
         let fakesG = g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 2)))
         let lossG = loss.generatorLoss(d: score, fakes: fakesG, reals: loss.needsRealsForGenerator ? realImages.detached() : nil)
         guard lossG.item.isFinite else { adamG.zeroGrad(); return nil }
@@ -86,7 +87,7 @@ public final class TrainingStep {
             // w_avg <- lerp(batch mean, w_avg, beta), NVlabs' dlatent_avg.
             let mean = w.detached().mean(axes: [0], keepDims: false)
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
-            updateEMA(nimg: nimg)
+            updateEMA(nimg: nimg, batch: batch)
         }
         return Stats(lossD: lossD.item, lossG: lossG.item, penalty: penalty)
     }
@@ -104,7 +105,7 @@ public final class TrainingStep {
     }
 
     /// EMA of G with stylegan2-ada's ramp-up: half-life min(10 kimg, 5% of the images shown so far).
-    func updateEMA(nimg: Int) {
+    func updateEMA(nimg: Int, batch: Int) {
         let halfLife = min(networks.config.emaHalfLifeKimg * 1000, Double(nimg + batch) * 0.05)
         let beta = Float(pow(0.5, Double(batch) / max(halfLife, 1e-8)))
         for ((_, e), (_, p)) in zip(networks.ema.parameters, networks.generator.parameters) {

@@ -95,6 +95,24 @@ struct TrainTests {
         }
     }
 
+    @Test func perResolutionBatchAndLearningRate() throws {
+        let data = try makeDataset(count: 16, name: "perres")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-perres").path
+        var config = Config.tiny
+        config.batchByResolution = [8: 8]
+        config.learningRateByResolution = [8: 0.002]
+        var o = TrainOptions(data: data, outdir: out, config: config, totalKimg: 0.08)
+        (o.phaseKimg, o.resolution, o.progress) = (0.02, 8, false)
+        try Trainer(o).train()
+        let stats = try readStats(out + "/stats.jsonl")
+        let at8 = stats.filter { $0["resolution"] as? Int == 8 }, at4 = stats.filter { $0["resolution"] as? Int == 4 }
+        #expect(!at8.isEmpty && !at4.isEmpty)
+        #expect(at8.allSatisfy { ($0["lr"] as! NSNumber).floatValue == 0.002 } && at4.allSatisfy { ($0["lr"] as! NSNumber).floatValue == 0.001 })
+        // 20 images at 4 px in batches of 8 (tiny's), then batches of 8 at 8 px: 0.08 kimg exactly.
+        let final = try Checkpoint.load(from: out + "/checkpoint-000080.safetensors")
+        #expect(final.kimg == 0.08)
+    }
+
     @Test func unwritableOutputFolderIsAClearError() throws {
         let data = try makeDataset(count: 8, name: "unwritable")
         let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)

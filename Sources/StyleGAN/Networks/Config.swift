@@ -25,13 +25,20 @@ public struct Config: Codable, Equatable {
     public var gSpectralNorm = false
 
     // Training
+    /// Batch size, and per resolution where it differs (ProGAN's minibatch dict).
     public var batchSize: Int
+    public var batchByResolution: [Int: Int]? = nil
     /// Images shown per stabilise and per fade-in phase, in thousands.
     public var phaseKimg: Double
     public var learningRate: Float = 0.001
+    /// Learning rate per resolution where it differs from `learningRate` (StyleGAN's G_lrate_dict).
+    public var learningRateByResolution: [Int: Float]? = nil
     public var styleMixingProb: Float = 0.9
     public var emaHalfLifeKimg: Double = 10
     public var wAvgBeta: Float = 0.995
+
+    public func batchSize(at r: Int) -> Int { batchByResolution?[r] ?? batchSize }
+    public func learningRate(at r: Int) -> Float { learningRateByResolution?[r] ?? learningRate }
 
     /// Channels at stage s (NVlabs' nf).
     public func nf(_ stage: Int) -> Int {
@@ -58,7 +65,10 @@ public struct Config: Codable, Equatable {
         guard (1...32).contains(mappingLayers) else { throw fail("mapping layers \(mappingLayers) out of range") }
         guard fmapMin >= 1, fmapMax >= fmapMin, fmapMax <= 4096, fmapBase >= 1 else { throw fail("channel settings out of range") }
         guard mbstdGroupSize >= 1, batchSize >= 1, phaseKimg > 0 else { throw fail("batch, group size and phase length must be positive") }
-        guard mappingLRMul > 0, learningRate > 0 else { throw fail("learning rates must be positive") }
+        guard mappingLRMul > 0, learningRate > 0, (learningRateByResolution ?? [:]).values.allSatisfy({ $0 > 0 }) else {
+            throw fail("learning rates must be positive")
+        }
+        guard (batchByResolution ?? [:]).values.allSatisfy({ $0 >= 1 }) else { throw fail("batch sizes must be positive") }
     }
 }
 
@@ -83,10 +93,11 @@ extension Config {
         name: "small64", resolution: 64, zDim: 256, wDim: 256, fmapBase: 2048, fmapMax: 256,
         batchSize: 16, phaseKimg: 60)
 
-    /// The paper's network at 256x256: 512-wide mapping and styles, 512 channels down to 64 at 256.
+    /// The paper's network at 256x256: 512-wide mapping and styles, 512 channels down to 64 at 256;
+    /// the paper's higher learning rates at 128 and 256 px.
     public static let paper256 = Config(
         name: "paper256", resolution: 256, zDim: 512, wDim: 512, fmapBase: 8192, fmapMax: 512,
-        batchSize: 8, phaseKimg: 600)
+        batchSize: 8, phaseKimg: 600, learningRateByResolution: [128: 0.0015, 256: 0.002])
 
     public static let presets: [Config] = [.tiny, .small64, .paper256]
 
