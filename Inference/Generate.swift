@@ -55,9 +55,7 @@ public enum NoiseMode: String, CaseIterable {
 }
 
 /// The latent z of a seed (1, zDim): the same on every run and thread count.
-public func latent(seed: Int, zDim: Int) -> Tensor {
-    Tensor(randomNormal: [1, zDim], seed: UInt64(seed), stream: 0, step: 0x5EED)
-}
+public func latent(seed: Int, zDim: Int) -> Tensor { Generator.latent(seed: seed, zDim: zDim) }
 
 /// What generate / mix / interpolate share: the EMA generator of a checkpoint at its resolution.
 public struct Synthesizer {

@@ -105,7 +105,7 @@ extension Trainer {
         let g = ckpt.ema
         let z = Tensor(uninitialized: [Trainer.snapshotSeeds.count, ckpt.config.zDim])
         for (i, s) in Trainer.snapshotSeeds.enumerated() {
-            let zi = Tensor(randomNormal: [1, ckpt.config.zDim], seed: UInt64(s), stream: 0, step: 0x5EED)
+            let zi = Generator.latent(seed: s, zDim: ckpt.config.zDim)
             (z.data + i * ckpt.config.zDim).update(from: zi.data, count: ckpt.config.zDim)
         }
         let images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }

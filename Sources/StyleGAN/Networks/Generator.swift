@@ -175,6 +175,12 @@ public final class Generator {
         wAvg = Tensor(zeros: [config.wDim])
     }
 
+    /// The latent z (1, zDim) of a seed, the same on every run and thread count: what generate,
+    /// mix, interpolate and the training snapshots all draw.
+    public static func latent(seed: Int, zDim: Int) -> Tensor {
+        Tensor(randomNormal: [1, zDim], seed: UInt64(seed), stream: 0, step: 0x5EED)
+    }
+
     /// One w per layer: (N, wDim) broadcast to (N, layers, wDim).
     public func broadcast(_ w: Tensor) -> Tensor {
         w.reshaped([w.shape[0], 1, config.wDim]).expand([w.shape[0], config.layerCount, config.wDim])
