@@ -103,11 +103,7 @@ extension Trainer {
     func writeSnapshot() throws {
         let pos = schedule.position(kimg: Double(nimg) / 1000)
         let g = ckpt.ema
-        let z = Tensor(uninitialized: [Trainer.snapshotSeeds.count, ckpt.config.zDim])
-        for (i, s) in Trainer.snapshotSeeds.enumerated() {
-            let zi = Generator.latent(seed: s, zDim: ckpt.config.zDim)
-            (z.data + i * ckpt.config.zDim).update(from: zi.data, count: ckpt.config.zDim)
-        }
+        let z = Generator.latents(seeds: Trainer.snapshotSeeds, zDim: ckpt.config.zDim)
         let images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
         let tiles = (0..<images.shape[0]).map { Image(images, index: $0).upscaled(by: max(1, 64 / pos.resolution)) }
         try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))

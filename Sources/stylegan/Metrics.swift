@@ -70,11 +70,7 @@ struct Metrics: ParsableCommand {
             }
             for first in stride(from: 0, to: num, by: batch) {
                 let seeds = Array(first..<min(first + batch, num))
-                let z = Tensor(uninitialized: [seeds.count, g.config.zDim])
-                for (i, s) in seeds.enumerated() {
-                    let zi = Generator.latent(seed: s, zDim: g.config.zDim)
-                    (z.data + i * g.config.zDim).update(from: zi.data, count: g.config.zDim)
-                }
+                let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
                 var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .random(seed: UInt64(first))) }
                 var r = genRes
                 while r < resolution { images = images.upsampled2x(); r *= 2 }

@@ -181,6 +181,13 @@ public final class Generator {
         Tensor(randomNormal: [1, zDim], seed: UInt64(seed), stream: 0, step: 0x5EED)
     }
 
+    /// The latents of several seeds as one batch (len(seeds), zDim), row i = latent(seeds[i]).
+    public static func latents(seeds: [Int], zDim: Int) -> Tensor {
+        let z = Tensor(uninitialized: [seeds.count, zDim])
+        for (i, s) in seeds.enumerated() { (z.data + i * zDim).update(from: latent(seed: s, zDim: zDim).data, count: zDim) }
+        return z
+    }
+
     /// One w per layer: (N, wDim) broadcast to (N, layers, wDim).
     public func broadcast(_ w: Tensor) -> Tensor {
         w.reshaped([w.shape[0], 1, config.wDim]).expand([w.shape[0], config.layerCount, config.wDim])
