@@ -39,3 +39,7 @@ void ck_set_num_threads(int n) {
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }
+
+extern char *openblas_get_corename(void);
+
+const char *ck_blas_core(void) { return openblas_get_corename(); }

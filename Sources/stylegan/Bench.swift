@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import CKernels
 import StyleGAN
 import Training
 
@@ -54,6 +55,9 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if !json {
+            print("BLAS kernels: OpenBLAS \(String(cString: ck_blas_core()))")
+        }
         switch target {
         case .kernels:
             let rows = KernelBench.convRows(batch: batch, threads: try threadCounts(), iters: iters)

@@ -7,3 +7,5 @@ void ck_init(void);
 /* Threads used by OpenMP loops and OpenBLAS (defaults to OMP_NUM_THREADS or the core count). */
 int ck_num_threads(void);
 void ck_set_num_threads(int n);
+/* The OpenBLAS kernel family in use (e.g. "Haswell"): its run-time dispatch, or OPENBLAS_CORETYPE. */
+const char *ck_blas_core(void);
