@@ -12,6 +12,8 @@
                  dimension OH*OW), so no copies; used once a sample alone makes a wide enough GEMM,
                  and for samples whose columns do not fit in one chunk. */
 #include "conv2d.h"
+#include "winograd.h"
+#include "workspace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -113,51 +115,11 @@ static float *alloc_floats(long n) {
     return aligned_alloc(64, bytes > 0 ? bytes : 64);
 }
 
-/* The column buffers are kept per calling thread and only ever grow. A fresh multi-megabyte
-   malloc per call is a fresh mmap whose page faults cost as much as the whole im2col of a 4x4 or
-   8x8 layer; per thread, because Swift may run kernels from several threads at once. They are
-   mapped directly rather than malloc'ed: once glibc's adaptive threshold has moved, a malloc'ed
-   buffer lands in the heap, and sgemm on it measured up to 20% slower. */
-typedef struct {
-    float *p;
-    long cap;
-} conv_workspace;
-
-static pthread_key_t workspace_key;
-static pthread_once_t workspace_once = PTHREAD_ONCE_INIT;
-
-static void workspace_free(void *v) {
-    conv_workspace *ws = v;
-    if (ws->p != NULL) munmap(ws->p, (size_t)ws->cap * sizeof(float));
-    free(ws);
-}
-
-static void workspace_make_key(void) { pthread_key_create(&workspace_key, workspace_free); }
-
-/* At least n floats, 64-byte aligned; valid until this thread's next call. */
-static float *workspace(long n) {
-    pthread_once(&workspace_once, workspace_make_key);
-    conv_workspace *ws = pthread_getspecific(workspace_key);
-    if (ws == NULL) {
-        ws = calloc(1, sizeof *ws);
-        pthread_setspecific(workspace_key, ws);
-    }
-    if (ws->cap < n) {
-        if (ws->p != NULL) munmap(ws->p, (size_t)ws->cap * sizeof(float));
-        long cap = (n + 1023) & ~1023L; /* whole pages */
-        void *p = mmap(NULL, (size_t)cap * sizeof(float), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        ws->p = p == MAP_FAILED ? NULL : p;
-        ws->cap = p == MAP_FAILED ? 0 : cap;
-    }
-    return ws->p;
-}
-
 /* A chunk's column buffer and, for batched chunks, its y / dy staging area, in one workspace. */
 static void chunk_buffers(const conv_shape *s, const conv_plan *pl, float **cols, float **stage) {
     long ncols = (pl->per_sample && s->identity) ? 0 : (plan_cols(s, pl) + 15) & ~15L;
     long nstage = pl->per_sample ? 0 : (long)s->Cout * pl->nb * s->OHW;
-    float *ws = workspace(ncols + nstage);
+    float *ws = ck_workspace(0, ncols + nstage);
     *cols = ws;
     *stage = ws + ncols;
 }
@@ -379,6 +341,10 @@ static int empty(const conv_shape *s) {
 
 void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
                     int Cout, int KH, int KW, int stride, int pad) {
+    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+        winograd3x3_forward(y, x, w, N, Cin, H, W, Cout);
+        return;
+    }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
     if (N <= 0 || Cout <= 0 || s.OH <= 0 || s.OW <= 0) return;
     if (Cin <= 0) {
@@ -414,6 +380,10 @@ void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, in
 
 void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
                            int W, int Cout, int KH, int KW, int stride, int pad) {
+    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+        winograd3x3_backward_input(dx, dy, w, N, Cin, H, W, Cout);
+        return;
+    }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
     if (N <= 0 || Cin <= 0 || H <= 0 || W <= 0) return;
     if (empty(&s)) {
@@ -449,6 +419,10 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, in
 
 void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
                             int W, int Cout, int KH, int KW, int stride, int pad) {
+    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+        winograd3x3_backward_weight(dw, dy, x, N, Cin, H, W, Cout);
+        return;
+    }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
     if (Cout <= 0 || Cin <= 0 || KH <= 0 || KW <= 0) return;
     if (empty(&s)) {

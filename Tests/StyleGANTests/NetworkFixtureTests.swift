@@ -28,6 +28,22 @@ func expectNear(_ got: Tensor, _ want: Tensor, rel: Float, _ label: String, sour
     expectClose(got, want, rtol: rel, atol: rel * max(scale, 1e-6), label, sourceLocation: sourceLocation)
 }
 
+/// As expectNear, but up to 0.5% of the elements may differ more. For the gradient with respect to
+/// the input, through leaky ReLUs: a pre-activation within rounding of 0 may take the other slope
+/// here than in PyTorch, which changes the gradient of the few pixels around it (Winograd's forward
+/// rounding did this at one pixel of D at 32x32: 26 of 12,288 values; with the forward computed
+/// directly the difference was 1e-8). A wrong rule changes far more than 0.5%.
+func expectNearExceptKinks(_ got: Tensor, _ want: Tensor, rel: Float, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(got.shape == want.shape, "\(label): shape", sourceLocation: sourceLocation)
+    guard got.shape == want.shape else { return }
+    let atol = rel * max(want.scalars.map(abs).max() ?? 0, 1e-6)
+    let outside = (0..<want.count).filter { !(abs(got.data[$0] - want.data[$0]) <= atol + rel * abs(want.data[$0])) }
+    let inside = (0..<want.count).filter { !outside.contains($0) }
+    let maxInside = inside.map { abs(got.data[$0] - want.data[$0]) }.max() ?? 0
+    print(String(format: "  %-28@ max |diff| %.3e inside tolerance, %d of %d outside", label as NSString, maxInside, outside.count, want.count))
+    #expect(Double(outside.count) <= 0.005 * Double(want.count), "\(label): \(outside.count) of \(want.count) values outside tolerance", sourceLocation: sourceLocation)
+}
+
 let networkCases: [(resolution: Int, alpha: Float)] = [
     (4, 1.0), (8, 1.0), (8, 0.5), (16, 0.3), (32, 1.0), (64, 0.7), (128, 1.0), (128, 0.5), (256, 0.6),
 ]
@@ -86,7 +102,7 @@ struct NetworkFixtureTests {
         expectNear(score, try f.tensor("out.score"), rel: 1e-4, "score")
         let used = d.parameters.filter { f.tensors["grad_d." + $0.0] != nil }
         let grads = gradients(of: [score], wrt: [real] + used.map(\.1), gradOutputs: [try f.tensor("gscore")])
-        expectNear(grads[0], try f.tensor("grad_d.real"), rel: 1e-3, "real")
+        expectNearExceptKinks(grads[0], try f.tensor("grad_d.real"), rel: 1e-3, "real")
         for ((name, _), grad) in zip(used, grads.dropFirst()) {
             expectNear(grad, try f.tensor("grad_d." + name), rel: 2e-3, name)
         }

@@ -3,6 +3,7 @@
 #include "threads.h"
 #include "gemm.h"
 #include "conv2d.h"
+#include "winograd.h"
 #include "resample.h"
 #include "bias_act.h"
 #include "norm.h"

@@ -1,0 +1,20 @@
+/* 3x3 convolutions with stride 1 and padding 1 (every 3x3 conv StyleGAN runs below 128 px) by
+   Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015): 36 multiplies per 4x4 output tile
+   and channel pair instead of 144, as 36 sgemms in the transformed domain. Same shapes and
+   semantics as conv2d_forward / _backward_input / _backward_weight with KH = KW = 3, stride 1,
+   pad 1; results differ from the direct sum by rounding only (the transforms' constants are exact
+   in binary except 1/6, 1/12 and 1/24; see the tests for the measured error). */
+#pragma once
+
+void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                         int Cout);
+void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
+                                int W, int Cout);
+void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
+                                 int W, int Cout);
+
+/* Whether conv2d_* route a 3x3 / stride 1 / pad 1 convolution of this size here: on unless the
+   environment has CK_WINOGRAD=0 or winograd3x3_set_enabled(0) was called, and only for sizes where
+   it measured faster than im2col + sgemm. */
+int winograd3x3_used(int N, int Cin, int H, int W, int Cout);
+void winograd3x3_set_enabled(int on);

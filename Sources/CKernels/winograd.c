@@ -1,0 +1,356 @@
+/* Winograd F(4x4, 3x3) for 3x3 / stride 1 / pad 1 convolutions, and its two gradients.
+
+   The image is cut into 4x4 output tiles, each read as a 6x6 input patch (one pixel of zero padding
+   around the image). In the transformed domain a convolution is, for each of the 36 positions xi of
+   a 6x6 tile, one matrix product over channels:
+       forward:       M[xi] (Cout x T) = U[xi] (Cout x Cin) * V[xi] (Cin x T)
+       weight grad:   dU[xi] (Cout x Cin) += Z[xi] (Cout x T) * V[xi]^T
+   with U = G g G^T (weights), V = B^T d B (input patches), Y = A^T M A (output tiles) and, for the
+   weight gradient, Z = A dY A^T and dg = G^T dU G (the transposes of the forward's maps). The input
+   gradient is the forward convolution of dy with the weights transposed (in <-> out) and rotated
+   by 180 degrees. Tiles are processed in blocks whose V and M fit a few tens of MB, so the sgemms
+   stay long while the transformed data stays in cache. Transforms are OpenMP loops; the sgemms
+   thread themselves. */
+#include "winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "workspace.h"
+
+#define TILE 4   /* output tile side (m) */
+#define PATCH 6  /* input patch side (m + r - 1) */
+#define NXI 36   /* positions of a transformed tile */
+
+/* Floats of V plus M (or Z) per block of tiles. */
+#define BLOCK_FLOATS (6L << 20)
+
+typedef struct {
+    int N, H, W, th, tw;
+    long T; /* tiles in all */
+} tiling;
+
+static tiling make_tiling(int N, int H, int W) {
+    tiling g = {N, H, W, (H + TILE - 1) / TILE, (W + TILE - 1) / TILE, 0};
+    g.T = (long)N * g.th * g.tw;
+    return g;
+}
+
+/* Distance in floats between the 36 matrices of a transformed tensor of n floats each: 64-byte
+   aligned for sgemm, plus one cache line, so that the 36 values of one tile, written or read
+   together, do not all fall in the same cache set (n is often a large power of two, and a 1 MB
+   stride measured the weight transform 10x slower). */
+static long plane(long n) { return ((n + 15) & ~15L) + 16; }
+
+static int block_tiles(const tiling *g, int C1, int C2) {
+    long tb = BLOCK_FLOATS / ((long)NXI * (C1 + C2));
+    if (tb < 16) tb = 16;
+    if (tb > g->T) tb = g->T;
+    return (int)tb;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The 1-D transforms; each 2-D transform applies one to the rows, then to the columns. Written
+   out because multiplying by the matrices' zeros cannot be folded away under IEEE rules. */
+
+/* B^T d */
+static inline void bt6(float o[6], const float d[6]) {
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = -4.0f * (d[1] + d[2]) + d[3] + d[4];
+    o[2] = 4.0f * (d[1] - d[2]) - d[3] + d[4];
+    o[3] = -2.0f * (d[1] - d[3]) - d[2] + d[4];
+    o[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
+/* A^T m */
+static inline void at4(float o[4], const float m[6]) {
+    float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    o[0] = m[0] + s12 + s34;
+    o[1] = d12 + 2.0f * d34;
+    o[2] = s12 + 4.0f * s34;
+    o[3] = d12 + 8.0f * d34 + m[5];
+}
+
+/* A e (the adjoint of A^T) */
+static inline void a6(float o[6], const float e[4]) {
+    float s02 = e[0] + e[2], s13 = e[1] + e[3];
+    float q02 = e[0] + 4.0f * e[2], q13 = 2.0f * e[1] + 8.0f * e[3];
+    o[0] = e[0];
+    o[1] = s02 + s13;
+    o[2] = s02 - s13;
+    o[3] = q02 + q13;
+    o[4] = q02 - q13;
+    o[5] = e[3];
+}
+
+/* G g; multiplications by rounded 1/6, 1/12, 1/24, since a division costs ten times as much and
+   the weight transform runs on every call. */
+#define SIXTH (1.0f / 6.0f)
+#define TWELFTH (1.0f / 12.0f)
+#define TWENTYFOURTH (1.0f / 24.0f)
+static inline void g6(float o[6], const float g[3]) {
+    float s02 = g[0] + g[2];
+    o[0] = g[0] * 0.25f;
+    o[1] = -(s02 + g[1]) * SIXTH;
+    o[2] = -(s02 - g[1]) * SIXTH;
+    o[3] = g[0] * TWENTYFOURTH + g[1] * TWELFTH + g[2] * SIXTH;
+    o[4] = g[0] * TWENTYFOURTH - g[1] * TWELFTH + g[2] * SIXTH;
+    o[5] = g[2];
+}
+
+/* G^T u (the adjoint of G) */
+static inline void gt3(float o[3], const float u[6]) {
+    o[0] = u[0] * 0.25f - (u[1] + u[2]) * SIXTH + (u[3] + u[4]) * TWENTYFOURTH;
+    o[1] = (u[2] - u[1]) * SIXTH + (u[3] - u[4]) * TWELFTH;
+    o[2] = (u[3] + u[4] - u[1] - u[2]) * SIXTH + u[5];
+}
+
+/* ---------------------------------------------------------------------------------------------
+   2-D transforms over whole tensors */
+
+/* U[xi][o][i] = G g G^T for the 3x3 kernel g of output channel o and input channel i. With
+   `adjoint`, the kernel is that of the input gradient: g(o, i)[a][b] = w[i][o][2-a][2-b], where w is
+   (In x Out x 3 x 3) as stored for the forward. */
+static void weight_transform(float *U, const float *w, int Out, int In, int adjoint) {
+    const long xs = plane((long)Out * In);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o = 0; o < Out; o++) {
+        for (int i = 0; i < In; i++) {
+            float g[3][3];
+            if (!adjoint) {
+                memcpy(g, w + ((long)o * In + i) * 9, sizeof g);
+            } else {
+                const float *k = w + ((long)i * Out + o) * 9;
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++) g[a][b] = k[(2 - a) * 3 + (2 - b)];
+            }
+            float t[6][3]; /* G g, column by column */
+            for (int b = 0; b < 3; b++) {
+                float col[3] = {g[0][b], g[1][b], g[2][b]}, out[6];
+                g6(out, col);
+                for (int a = 0; a < 6; a++) t[a][b] = out[a];
+            }
+            for (int a = 0; a < 6; a++) {
+                float out[6];
+                g6(out, t[a]);
+                for (int b = 0; b < 6; b++) U[(a * 6 + b) * xs + (long)o * In + i] = out[b];
+            }
+        }
+    }
+}
+
+/* V[xi][c][k] = B^T d B for tile t0 + k (k < tb) of channel c of x (N x C x H x W). */
+static void input_transform(float *V, const float *x, int C, const tiling *g, long t0, int tb) {
+    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long stride = plane((long)C * tb);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int k = 0; k < tb; k++) {
+            long t = t0 + k;
+            int n = (int)(t / per_image), r = (int)(t % per_image);
+            int y0 = (r / g->tw) * TILE - 1, x0 = (r % g->tw) * TILE - 1;
+            const float *plane = x + ((long)n * C + c) * HW;
+            float d[6][6];
+            if (y0 >= 0 && x0 >= 0 && y0 + PATCH <= g->H && x0 + PATCH <= g->W) {
+                for (int a = 0; a < 6; a++)
+                    for (int b = 0; b < 6; b++) d[a][b] = plane[(long)(y0 + a) * g->W + x0 + b];
+            } else {
+                int a0 = y0 < 0 ? -y0 : 0, a1 = g->H - y0 < PATCH ? g->H - y0 : PATCH;
+                int b0 = x0 < 0 ? -x0 : 0, b1 = g->W - x0 < PATCH ? g->W - x0 : PATCH;
+                memset(d, 0, sizeof d);
+                for (int a = a0; a < a1; a++)
+                    for (int b = b0; b < b1; b++) d[a][b] = plane[(long)(y0 + a) * g->W + x0 + b];
+            }
+            float t1[6][6]; /* B^T d: columns */
+            for (int b = 0; b < 6; b++) {
+                float col[6] = {d[0][b], d[1][b], d[2][b], d[3][b], d[4][b], d[5][b]}, out[6];
+                bt6(out, col);
+                for (int a = 0; a < 6; a++) t1[a][b] = out[a];
+            }
+            float *v = V + (long)c * tb + k;
+            for (int a = 0; a < 6; a++) {
+                float out[6];
+                bt6(out, t1[a]);
+                for (int b = 0; b < 6; b++) v[(a * 6 + b) * stride] = out[b];
+            }
+        }
+    }
+}
+
+/* y tile = A^T M A for tile t0 + k of channel c, cropped to the image. */
+static void output_transform(float *y, const float *M, int C, const tiling *g, long t0, int tb) {
+    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long stride = plane((long)C * tb);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int k = 0; k < tb; k++) {
+            long t = t0 + k;
+            int n = (int)(t / per_image), r = (int)(t % per_image);
+            int y0 = (r / g->tw) * TILE, x0 = (r % g->tw) * TILE;
+            const float *m = M + (long)c * tb + k;
+            float t1[6][4]; /* M A: rows */
+            for (int a = 0; a < 6; a++) {
+                float row[6], out[4];
+                for (int b = 0; b < 6; b++) row[b] = m[(a * 6 + b) * stride];
+                at4(out, row);
+                for (int b = 0; b < 4; b++) t1[a][b] = out[b];
+            }
+            float *plane = y + ((long)n * C + c) * HW;
+            int rows = g->H - y0 < TILE ? g->H - y0 : TILE, cols = g->W - x0 < TILE ? g->W - x0 : TILE;
+            for (int b = 0; b < cols; b++) {
+                float col[6] = {t1[0][b], t1[1][b], t1[2][b], t1[3][b], t1[4][b], t1[5][b]}, out[4];
+                at4(out, col);
+                for (int a = 0; a < rows; a++) plane[(long)(y0 + a) * g->W + x0 + b] = out[a];
+            }
+        }
+    }
+}
+
+/* Z[xi][c][k] = A e A^T for the 4x4 tile e of dy (zero outside the image). */
+static void grad_output_transform(float *Z, const float *dy, int C, const tiling *g, long t0, int tb) {
+    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long stride = plane((long)C * tb);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int k = 0; k < tb; k++) {
+            long t = t0 + k;
+            int n = (int)(t / per_image), r = (int)(t % per_image);
+            int y0 = (r / g->tw) * TILE, x0 = (r % g->tw) * TILE;
+            const float *plane = dy + ((long)n * C + c) * HW;
+            float e[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++)
+                    e[a][b] = (y0 + a < g->H && x0 + b < g->W) ? plane[(long)(y0 + a) * g->W + x0 + b] : 0.0f;
+            float t1[6][4]; /* A e: columns */
+            for (int b = 0; b < 4; b++) {
+                float col[4] = {e[0][b], e[1][b], e[2][b], e[3][b]}, out[6];
+                a6(out, col);
+                for (int a = 0; a < 6; a++) t1[a][b] = out[a];
+            }
+            float *z = Z + (long)c * tb + k;
+            for (int a = 0; a < 6; a++) {
+                float out[6];
+                a6(out, t1[a]);
+                for (int b = 0; b < 6; b++) z[(a * 6 + b) * stride] = out[b];
+            }
+        }
+    }
+}
+
+/* dw[o][i] = G^T dU G */
+static void weight_grad_transform(float *dw, const float *dU, int Out, int In) {
+    const long xs = plane((long)Out * In);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o = 0; o < Out; o++) {
+        for (int i = 0; i < In; i++) {
+            float t[3][6]; /* G^T dU: columns */
+            for (int b = 0; b < 6; b++) {
+                float col[6], out[3];
+                for (int a = 0; a < 6; a++) col[a] = dU[(a * 6 + b) * xs + (long)o * In + i];
+                gt3(out, col);
+                for (int a = 0; a < 3; a++) t[a][b] = out[a];
+            }
+            float *k = dw + ((long)o * In + i) * 9;
+            for (int a = 0; a < 3; a++) {
+                float out[3];
+                gt3(out, t[a]);
+                for (int b = 0; b < 3; b++) k[a * 3 + b] = out[b];
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The convolutions. The 36 products run one after another, each threaded by OpenBLAS. (Giving
+   whole products to OpenMP threads with OpenBLAS set to one thread is faster at 8x8, but that
+   setting is global to the process and other threads may be calling sgemm.) */
+
+/* y (N x Out x H x W) = x (N x In x H x W) convolved with the transformed weights U. */
+static void convolve(float *y, const float *x, const float *U, int N, int In, int H, int W, int Out) {
+    tiling g = make_tiling(N, H, W);
+    int tb = block_tiles(&g, In, Out);
+    float *V = ck_workspace(1, NXI * plane((long)In * tb));
+    float *M = ck_workspace(2, NXI * plane((long)Out * tb));
+    if (V == NULL || M == NULL) abort();
+    for (long t0 = 0; t0 < g.T; t0 += tb) {
+        int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
+        input_transform(V, x, In, &g, t0, nb);
+        for (int xi = 0; xi < NXI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Out, nb, In, 1.0f,
+                        U + xi * plane((long)Out * In), In, V + xi * plane((long)In * nb), nb, 0.0f,
+                        M + xi * plane((long)Out * nb), nb);
+        output_transform(y, M, Out, &g, t0, nb);
+    }
+}
+
+void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                         int Cout) {
+    if (N <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
+    if (Cin <= 0) {
+        memset(y, 0, sizeof(float) * (size_t)N * Cout * H * W);
+        return;
+    }
+    float *U = ck_workspace(3, NXI * plane((long)Cout * Cin));
+    if (U == NULL) abort();
+    weight_transform(U, w, Cout, Cin, 0);
+    convolve(y, x, U, N, Cin, H, W, Cout);
+}
+
+void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
+                                int W, int Cout) {
+    if (N <= 0 || Cin <= 0 || H <= 0 || W <= 0) return;
+    if (Cout <= 0) {
+        memset(dx, 0, sizeof(float) * (size_t)N * Cin * H * W);
+        return;
+    }
+    float *U = ck_workspace(3, NXI * plane((long)Cout * Cin));
+    if (U == NULL) abort();
+    weight_transform(U, w, Cin, Cout, 1);
+    convolve(dx, dy, U, N, Cout, H, W, Cin);
+}
+
+void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
+                                 int W, int Cout) {
+    if (Cout <= 0 || Cin <= 0) return;
+    if (N <= 0 || H <= 0 || W <= 0) {
+        memset(dw, 0, sizeof(float) * (size_t)Cout * Cin * 9);
+        return;
+    }
+    tiling g = make_tiling(N, H, W);
+    int tb = block_tiles(&g, Cin, Cout);
+    float *V = ck_workspace(1, NXI * plane((long)Cin * tb));
+    float *Z = ck_workspace(2, NXI * plane((long)Cout * tb));
+    float *dU = ck_workspace(3, NXI * plane((long)Cout * Cin));
+    if (V == NULL || Z == NULL || dU == NULL) abort();
+    for (long t0 = 0; t0 < g.T; t0 += tb) {
+        int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
+        input_transform(V, x, Cin, &g, t0, nb);
+        grad_output_transform(Z, dy, Cout, &g, t0, nb);
+        for (int xi = 0; xi < NXI; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, Cin, nb, 1.0f,
+                        Z + xi * plane((long)Cout * nb), nb, V + xi * plane((long)Cin * nb), nb,
+                        t0 == 0 ? 0.0f : 1.0f, dU + xi * plane((long)Cout * Cin), Cin);
+    }
+    weight_grad_transform(dw, dU, Cout, Cin);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   When to use it */
+
+static int enabled = -1;
+
+void winograd3x3_set_enabled(int on) { enabled = on != 0; }
+
+int winograd3x3_used(int N, int Cin, int H, int W, int Cout) {
+    if (enabled < 0) {
+        const char *e = getenv("CK_WINOGRAD");
+        enabled = !(e != NULL && strcmp(e, "0") == 0);
+    }
+    if (!enabled) return 0;
+    (void)Cin, (void)Cout;
+    /* Below a few tiles the weight transform (36 x Cin x Cout) outweighs the saved products. */
+    return (long)N * ((H + 3) / 4) * ((W + 3) / 4) >= 16;
+}
