@@ -43,4 +43,16 @@ struct PhiloxTests {
         let u = Tensor(randomUniform: [100_000], seed: 2)
         #expect(u.scalars.allSatisfy { $0 >= 0 && $0 < 1 })
     }
+
+    /// The snapshot grid and `stylegan metrics` draw their latents through Generator.latents:
+    /// row i must be seed i's latent, so rows differ.
+    @Test func seedLatentsBatchRowsAreTheSeedsLatents() {
+        let seeds = [0, 1, 7, 123]
+        let z = Generator.latents(seeds: seeds, zDim: 16)
+        for (i, s) in seeds.enumerated() {
+            let row = Array(z.scalars[(i * 16)..<((i + 1) * 16)])
+            #expect(row == Generator.latent(seed: s, zDim: 16).scalars)
+        }
+        #expect(Array(z.scalars[0..<16]) != Array(z.scalars[16..<32]))
+    }
 }

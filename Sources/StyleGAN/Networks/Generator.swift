@@ -184,7 +184,12 @@ public final class Generator {
     /// The latents of several seeds as one batch (len(seeds), zDim), row i = latent(seeds[i]).
     public static func latents(seeds: [Int], zDim: Int) -> Tensor {
         let z = Tensor(uninitialized: [seeds.count, zDim])
-        for (i, s) in seeds.enumerated() { (z.data + i * zDim).update(from: latent(seed: s, zDim: zDim).data, count: zDim) }
+        for (i, s) in seeds.enumerated() {
+            // Kept alive across the copy: a temporary's storage may be freed right after `.data`
+            // is read (optimised builds did, and every row became the same freed buffer).
+            let row = latent(seed: s, zDim: zDim)
+            withExtendedLifetime(row) { (z.data + i * zDim).update(from: row.data, count: zDim) }
+        }
         return z
     }
 
