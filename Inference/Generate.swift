@@ -57,19 +57,23 @@ public enum NoiseMode: String, CaseIterable {
 /// The latent z of a seed (1, zDim): the same on every run and thread count.
 public func latent(seed: Int, zDim: Int) -> Tensor { Generator.latent(seed: seed, zDim: zDim) }
 
-/// What generate / mix / interpolate share: the EMA generator of a checkpoint at its resolution.
+/// What generate / mix / interpolate share: the EMA generator of a checkpoint (or of exported
+/// weights) at the resolution it was trained to.
 public struct Synthesizer {
     public let generator: Generator
     public let resolution: Int
     public let alpha: Float
 
-    public init(checkpoint: Checkpoint) {
-        generator = checkpoint.ema
-        resolution = checkpoint.resolution
-        alpha = checkpoint.alpha
+    public init(weights: GeneratorWeights) {
+        generator = weights.generator
+        resolution = weights.resolution
+        alpha = weights.alpha
     }
 
-    public static func load(_ path: String) throws -> Synthesizer { Synthesizer(checkpoint: try Checkpoint.load(from: path)) }
+    public init(checkpoint: Checkpoint) { self.init(weights: GeneratorWeights(checkpoint: checkpoint)) }
+
+    /// A checkpoint or a generator-only file.
+    public static func load(_ path: String) throws -> Synthesizer { Synthesizer(weights: try GeneratorWeights.load(from: path)) }
 
     /// Layers the network uses at its resolution.
     public var layerCount: Int { Config.layerCount(at: resolution) }

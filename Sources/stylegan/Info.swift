@@ -1,26 +1,31 @@
-// `stylegan info FILE`: what a checkpoint holds (config, progress, parameter counts).
+// `stylegan info FILE`: what a checkpoint or an exported generator holds (config, progress,
+// parameter counts).
 import ArgumentParser
 import StyleGAN
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe a checkpoint.")
+    static let configuration = CommandConfiguration(abstract: "Describe a checkpoint or exported generator weights.")
 
-    @Argument(help: "Checkpoint file (.safetensors).")
+    @Argument(help: "Checkpoint or generator file (.safetensors).")
     var file: String
 
     func run() throws {
-        let ckpt = try Checkpoint.load(from: file)
-        let c = ckpt.config
-        let counts = ckpt.parameterCounts
-        print("""
-        file:        \(file)
-        config:      \(c.name) (final resolution \(c.resolution), z \(c.zDim), w \(c.wDim), \
-        channels \(c.resolutions.map { "\($0):\(c.channels(at: $0))" }.joined(separator: " ")))
-        reached:     \(ckpt.resolution)x\(ckpt.resolution), alpha \(ckpt.alpha), \(String(format: "%.1f", ckpt.kimg)) kimg
-        parameters:  mapping \(counts.mapping), synthesis \(counts.synthesis), discriminator \(counts.discriminator)
-        options:     D equalised lr \(c.dEqualizedLR), D spectral norm \(c.dSpectralNorm), G spectral norm \(c.gSpectralNorm), \
-        minibatch stddev group \(c.mbstdGroupSize)
-        training:    \(ckpt.state.isEmpty ? "no training state" : "\(ckpt.state.count) state tensors")
-        """)
+        let weights = try GeneratorWeights.load(from: file)
+        let c = weights.config
+        let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
+        let ckpt = weights.isGeneratorOnly ? nil : try Checkpoint.load(from: file)
+        let d = ckpt.map { "discriminator \(count($0.discriminator.parameters))" } ?? "no discriminator (generator-only file)"
+        var lines = [
+            "file:        \(file)",
+            "config:      \(c.name) (final resolution \(c.resolution), z \(c.zDim), w \(c.wDim), "
+                + "channels \(c.resolutions.map { "\($0):\(c.channels(at: $0))" }.joined(separator: " ")))",
+            "reached:     \(weights.resolution)x\(weights.resolution), alpha \(weights.alpha), \(String(format: "%.1f", weights.kimg)) kimg",
+            "parameters:  mapping \(count(weights.generator.mapping.parameters)), synthesis \(count(weights.generator.synthesis.parameters)), \(d)",
+            "options:     D equalised lr \(c.dEqualizedLR), D spectral norm \(c.dSpectralNorm), G spectral norm \(c.gSpectralNorm), "
+                + "minibatch stddev group \(c.mbstdGroupSize)",
+        ]
+        if let ckpt { lines.append("training:    \(ckpt.state.isEmpty ? "no training state" : "\(ckpt.state.count) state tensors")") }
+        if let text = weights.extraMetadata["description"] { lines.append("description: \(text)") }
+        print(lines.joined(separator: "\n"))
     }
 }

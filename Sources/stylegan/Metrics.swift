@@ -62,8 +62,8 @@ struct Metrics: ParsableCommand {
             }
             print("MS-SWD x1e3: \(data) (\(num) images) vs \(data2!) (\(num) images) at \(resolution)x\(resolution)")
         } else {
-            let ckpt = try Checkpoint.load(from: network!)
-            let g = ckpt.ema
+            let ckpt = try GeneratorWeights.load(from: network!)
+            let g = ckpt.generator
             let genRes = ckpt.resolution
             guard genRes <= resolution else {
                 throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the dataset's \(resolution)x\(resolution)")

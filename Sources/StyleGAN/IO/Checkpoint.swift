@@ -60,9 +60,14 @@ public struct Checkpoint {
         }
     }
 
-    /// Loads and validates. Training-state tensors ("state.*") are kept as they are; any other
-    /// tensor the config does not describe is an error.
-    public static func load(from path: String) throws -> Checkpoint {
+    /// Metadata keys the format itself writes.
+    static let ownMetadataKeys: Set<String> = ["format", "format_version", "config", "kimg", "resolution", "alpha"]
+
+    /// What every file of this format carries in its metadata, checked.
+    struct Header { var config: Config, kimg: Double, resolution: Int, alpha: Float }
+
+    /// Reads a file of this format (checkpoint or generator-only) and validates its metadata.
+    static func readValidated(_ path: String) throws -> (SafetensorsFile, Header) {
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path) } catch let e as SafetensorsError {
             throw CheckpointError(path, "not a readable checkpoint: \(e.reason)")
@@ -77,11 +82,29 @@ public struct Checkpoint {
         let config: Config
         do { config = try Config.fromJSON(configJSON) } catch { throw CheckpointError(path, "\(error)") }
         // Guard against a config that would build absurdly large networks before allocating them.
+        // (A generator-only file holds about a quarter of what a checkpoint does.)
         let weightBudget = file.tensors.values.reduce(0) { $0 + $1.count }
-        guard Checkpoint.estimatedParameterCount(config) <= 4 * weightBudget + 1_000_000 else {
+        let slack = file.metadata["contents"] == GeneratorWeights.contents ? 16 : 4
+        guard Checkpoint.estimatedParameterCount(config) <= slack * weightBudget + 1_000_000 else {
             throw CheckpointError(path, "config describes networks much larger than the tensors in the file")
         }
+        let h = Header(config: config, kimg: file.metadata["kimg"].flatMap(Double.init) ?? 0,
+                       resolution: file.metadata["resolution"].flatMap(Int.init) ?? config.resolution,
+                       alpha: file.metadata["alpha"].flatMap(Float.init) ?? 1)
+        guard config.resolutions.contains(h.resolution), (0...1).contains(h.alpha), h.kimg >= 0 else {
+            throw CheckpointError(path, "metadata resolution \(h.resolution) / alpha \(h.alpha) / kimg \(h.kimg) out of range")
+        }
+        return (file, h)
+    }
 
+    /// Loads and validates. Training-state tensors ("state.*") are kept as they are; any other
+    /// tensor the config does not describe is an error.
+    public static func load(from path: String) throws -> Checkpoint {
+        let (file, header) = try readValidated(path)
+        if file.metadata["contents"] == GeneratorWeights.contents {
+            throw CheckpointError(path, "holds only a generator (from `stylegan export`): it can generate, not resume training")
+        }
+        let config = header.config
         var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 0) }
         var expected = Set<String>()
         for (name, t) in ckpt.namedTensors {
@@ -96,14 +119,8 @@ public struct Checkpoint {
             guard name.hasPrefix("state.") else { throw CheckpointError(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
             ckpt.state.append((name, file.tensors[name]!))
         }
-        ckpt.kimg = file.metadata["kimg"].flatMap(Double.init) ?? 0
-        ckpt.resolution = file.metadata["resolution"].flatMap(Int.init) ?? config.resolution
-        ckpt.alpha = file.metadata["alpha"].flatMap(Float.init) ?? 1
-        guard config.resolutions.contains(ckpt.resolution), (0...1).contains(ckpt.alpha), ckpt.kimg >= 0 else {
-            throw CheckpointError(path, "metadata resolution \(ckpt.resolution) / alpha \(ckpt.alpha) / kimg \(ckpt.kimg) out of range")
-        }
-        let known: Set<String> = ["format", "format_version", "config", "kimg", "resolution", "alpha"]
-        ckpt.extraMetadata = file.metadata.filter { !known.contains($0.key) }
+        (ckpt.kimg, ckpt.resolution, ckpt.alpha) = (header.kimg, header.resolution, header.alpha)
+        ckpt.extraMetadata = file.metadata.filter { !ownMetadataKeys.contains($0.key) }
         return ckpt
     }
 

@@ -1,0 +1,78 @@
+// What inference needs from a run: the EMA generator (with w_avg and the fixed noise maps), its
+// config and how far it was trained, loaded from a full checkpoint or from a generator-only file
+// (`stylegan export`, e.g. weights/faces64.safetensors), which holds just "G_ema.*" tensors and
+// may store them as float16. Only the generator is built, so loading costs no discriminator.
+import Foundation
+
+public struct GeneratorWeights {
+    /// Metadata "contents" of a generator-only file; full checkpoints have none.
+    public static let contents = "generator"
+
+    public var config: Config
+    public var generator: Generator
+    public var kimg: Double
+    public var resolution: Int
+    public var alpha: Float
+    /// Metadata beyond the format's own keys (e.g. "description").
+    public var extraMetadata: [String: String]
+    /// Read from a generator-only file (not a full checkpoint).
+    public var isGeneratorOnly = false
+
+    /// The EMA generator's tensors under their file names ("G_ema.*").
+    static func namedTensors(_ g: Generator) -> NamedParameters {
+        (g.parameters + g.buffers).map { ("G_ema." + $0.0.dropFirst(2), $0.1) }
+    }
+
+    public init(checkpoint: Checkpoint) {
+        (config, generator, kimg) = (checkpoint.config, checkpoint.ema, checkpoint.kimg)
+        (resolution, alpha, extraMetadata) = (checkpoint.resolution, checkpoint.alpha, checkpoint.extraMetadata)
+        extraMetadata = extraMetadata.filter { !$0.key.hasPrefix("train.") }
+    }
+
+    public static func load(from path: String) throws -> GeneratorWeights {
+        let (file, header) = try Checkpoint.readValidated(path)
+        let generatorOnly = file.metadata["contents"] == contents
+        let g = GradMode.withoutGrad { Generator(config: header.config, seed: 0) }
+        var expected = Set<String>()
+        for (name, t) in namedTensors(g) {
+            expected.insert(name)
+            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
+            guard stored.shape == t.shape else {
+                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
+            }
+            t.assign(stored)
+        }
+        if generatorOnly, let extra = file.names.first(where: { !expected.contains($0) }) {
+            throw CheckpointError(path, "unexpected tensor '\(extra)' in a generator-only file")
+        }
+        let known: Set<String> = Checkpoint.ownMetadataKeys.union(["contents"])
+        var w = GeneratorWeights(config: header.config, generator: g, kimg: header.kimg, resolution: header.resolution,
+                                 alpha: header.alpha, extraMetadata: file.metadata.filter { !known.contains($0.key) && !$0.key.hasPrefix("train.") })
+        w.isGeneratorOnly = generatorOnly
+        return w
+    }
+
+    init(config: Config, generator: Generator, kimg: Double, resolution: Int, alpha: Float, extraMetadata: [String: String]) {
+        (self.config, self.generator, self.kimg) = (config, generator, kimg)
+        (self.resolution, self.alpha, self.extraMetadata) = (resolution, alpha, extraMetadata)
+    }
+
+    /// Writes a generator-only file (atomically, as checkpoints are), float16 if asked.
+    public func save(to path: String, halfPrecision: Bool = false) throws {
+        var meta = extraMetadata
+        meta["format"] = Checkpoint.format
+        meta["format_version"] = String(Checkpoint.version)
+        meta["contents"] = GeneratorWeights.contents
+        meta["config"] = config.json()
+        meta["kimg"] = String(kimg)
+        meta["resolution"] = String(resolution)
+        meta["alpha"] = String(alpha)
+        let tensors = GeneratorWeights.namedTensors(generator)
+        let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
+        do {
+            try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
+        } catch let e as SafetensorsError {
+            throw CheckpointError(path, "cannot write generator weights: \(e.reason)")
+        }
+    }
+}
