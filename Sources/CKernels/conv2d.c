@@ -12,6 +12,7 @@
                  dimension OH*OW), so no copies; used once a sample alone makes a wide enough GEMM,
                  and for samples whose columns do not fit in one chunk. */
 #include "conv2d.h"
+#include "gemm.h"
 #include "winograd.h"
 #include "workspace.h"
 
@@ -367,12 +368,10 @@ void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, in
             im2col(cols, width, x, &s, &c);
         }
         if (pl.per_sample) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, (int)width, (int)s.K,
-                        1.0f, w, (int)s.K, B, (int)ldb, 0.0f, y + (long)c.n0 * Cout * s.OHW + c.p0,
-                        (int)s.OHW);
+            ck_gemm(0, 0, Cout, (int)width, (int)s.K, 1.0f, w, s.K, B, ldb, 0.0f,
+                    y + (long)c.n0 * Cout * s.OHW + c.p0, s.OHW);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, (int)width, (int)s.K,
-                        1.0f, w, (int)s.K, B, (int)ldb, 0.0f, tmp, (int)width);
+            ck_gemm(0, 0, Cout, (int)width, (int)s.K, 1.0f, w, s.K, B, ldb, 0.0f, tmp, width);
             chunk_to_nchw(y, tmp, Cout, &s, &c);
         }
     }
@@ -407,11 +406,10 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, in
         }
         if (pl.per_sample && s.identity) {
             /* 1x1 without stride or padding: col2im is the identity, write dx directly. */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cin, (int)width, Cout, 1.0f, w,
-                        Cin, B, (int)ldb, 0.0f, dx + (long)c.n0 * Cin * HW + c.p0, (int)HW);
+            ck_gemm(1, 0, Cin, (int)width, Cout, 1.0f, w, Cin, B, ldb, 0.0f,
+                    dx + (long)c.n0 * Cin * HW + c.p0, HW);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)s.K, (int)width, Cout, 1.0f,
-                        w, (int)s.K, B, (int)ldb, 0.0f, cols, (int)width);
+            ck_gemm(1, 0, (int)s.K, (int)width, Cout, 1.0f, w, s.K, B, ldb, 0.0f, cols, width);
             col2im(dx, cols, width, &s, &c);
         }
     }
@@ -450,8 +448,7 @@ void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, i
         } else {
             im2col(cols, width, x, &s, &c);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, (int)s.K, (int)width, 1.0f, A,
-                    (int)lda, B, (int)ldb, i == 0 ? 0.0f : 1.0f, dw, (int)s.K);
+        ck_gemm(0, 1, Cout, (int)s.K, (int)width, 1.0f, A, lda, B, ldb, i == 0 ? 0.0f : 1.0f, dw, s.K);
     }
 }
 

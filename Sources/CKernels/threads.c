@@ -1,10 +1,9 @@
-/* Thread control for every kernel: OpenMP loops and OpenBLAS's own thread pool are sized together,
-   and libomp is told not to spin after its parallel regions (see threads.h). */
+/* Thread control for every kernel: OpenMP's threads are the only ones (OpenBLAS runs single-threaded
+   inside OpenMP's blocks, see gemm.c), and libomp is told not to spin after its parallel regions
+   (see threads.h). */
 #include "threads.h"
 
 #include <stdlib.h>
-
-#include <cblas.h>
 
 /* clang 21 as shipped with Swift has no omp.h; these are libomp's C entry points. */
 extern int omp_get_max_threads(void);
@@ -34,10 +33,10 @@ void ck_init(void) {
 
 int ck_num_threads(void) { return omp_get_max_threads(); }
 
+/* OpenMP's threads only: OpenBLAS stays single-threaded, inside OpenMP's blocks (gemm.c). */
 void ck_set_num_threads(int n) {
     if (n < 1) n = 1;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
 }
 
 extern char *openblas_get_corename(void);

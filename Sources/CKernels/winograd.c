@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
+#include "gemm.h"
 #include "workspace.h"
 
 #define TILE 4   /* output tile side (m) */
@@ -264,9 +263,8 @@ static void weight_grad_transform(float *dw, const float *dU, int Out, int In) {
 }
 
 /* ---------------------------------------------------------------------------------------------
-   The convolutions. The 36 products run one after another, each threaded by OpenBLAS. (Giving
-   whole products to OpenMP threads with OpenBLAS set to one thread is faster at 8x8, but that
-   setting is global to the process and other threads may be calling sgemm.) */
+   The convolutions. The 36 products are independent: OpenMP threads take whole ones (gemm.c keeps
+   OpenBLAS single-threaded), which beat splitting each product at 8x8, where they are small. */
 
 /* y (N x Out x H x W) = x (N x In x H x W) convolved with the transformed weights U. */
 static void convolve(float *y, const float *x, const float *U, int N, int In, int H, int W, int Out) {
@@ -278,10 +276,10 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
     for (long t0 = 0; t0 < g.T; t0 += tb) {
         int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
         input_transform(V, x, In, &g, t0, nb);
+#pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Out, nb, In, 1.0f,
-                        U + xi * plane((long)Out * In), In, V + xi * plane((long)In * nb), nb, 0.0f,
-                        M + xi * plane((long)Out * nb), nb);
+            ck_gemm(0, 0, Out, nb, In, 1.0f, U + xi * plane((long)Out * In), In,
+                    V + xi * plane((long)In * nb), nb, 0.0f, M + xi * plane((long)Out * nb), nb);
         output_transform(y, M, Out, &g, t0, nb);
     }
 }
@@ -329,10 +327,11 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
         int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
         input_transform(V, x, Cin, &g, t0, nb);
         grad_output_transform(Z, dy, Cout, &g, t0, nb);
+#pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, Cin, nb, 1.0f,
-                        Z + xi * plane((long)Cout * nb), nb, V + xi * plane((long)Cin * nb), nb,
-                        t0 == 0 ? 0.0f : 1.0f, dU + xi * plane((long)Cout * Cin), Cin);
+            ck_gemm(0, 1, Cout, Cin, nb, 1.0f, Z + xi * plane((long)Cout * nb), nb,
+                    V + xi * plane((long)Cin * nb), nb, t0 == 0 ? 0.0f : 1.0f,
+                    dU + xi * plane((long)Cout * Cin), Cin);
     }
     weight_grad_transform(dw, dU, Cout, Cin);
 }

@@ -1,5 +1,6 @@
-// ck_sgemm (OpenBLAS) against its naive twin: every transpose combination, alpha and beta, odd
-// sizes, and BLAS's rule that beta 0 never reads C.
+// ck_sgemm (OpenBLAS in blocks over OpenMP threads) against its naive twin: every transpose
+// combination, alpha and beta, odd sizes, both ways of splitting, and BLAS's rule that beta 0
+// never reads C.
 import CKernels
 import Testing
 
@@ -16,7 +17,9 @@ private func gemmBoth(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha:
 
 @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
 func sgemmMatchesReference(_ trans: (Bool, Bool)) {
-    for (m, n, k) in [(1, 1, 1), (7, 5, 9), (33, 17, 65), (64, 130, 48)] {
+    // The last three are large enough to be split over threads: by columns (130 and 200 wide, the
+    // last block short) and by rows (C 300 x 20).
+    for (m, n, k) in [(1, 1, 1), (7, 5, 9), (33, 17, 65), (64, 130, 48), (129, 200, 40), (300, 20, 64)] {
         let c0 = randomArray(count: m * n, seed: UInt64(m + n))
         let (fast, ref) = gemmBoth(transA: trans.0, transB: trans.1, m: m, n: n, k: k,
                                    alpha: 0.75, beta: -1.5, c0: c0, seed: UInt64(k))

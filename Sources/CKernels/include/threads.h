@@ -2,9 +2,10 @@
 #pragma once
 
 /* Called once before the first kernel: turns off libomp's 200 ms spin after each parallel region
-   (KMP_BLOCKTIME), which on 2 cores steals a core from OpenBLAS's own threads. */
+   (KMP_BLOCKTIME), which would hold a core while Swift code runs between kernels. */
 void ck_init(void);
-/* Threads used by OpenMP loops and OpenBLAS (defaults to OMP_NUM_THREADS or the core count). */
+/* Threads of the OpenMP loops, which also run sgemm in blocks (defaults to OMP_NUM_THREADS or the
+   core count). */
 int ck_num_threads(void);
 void ck_set_num_threads(int n);
 /* The OpenBLAS kernel family in use (e.g. "Haswell"): its run-time dispatch, or OPENBLAS_CORETYPE. */
