@@ -8,6 +8,14 @@ import PackageDescription
 // (libomp-19-dev, linked as omp5): see ../shared/TOOLCHAIN.md.
 let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fopenmp", "-fno-math-errno"])]
 
+// Data-parallel training over MPI is optional: `STYLEGAN_MPI=1 swift build` compiles the
+// collectives against Open MPI (libopenmpi-dev; include path and -lmpi from pkg-config `ompi-c`);
+// without it they are the single-process group and nothing of MPI is needed to build or run.
+let withMPI = Context.environment["STYLEGAN_MPI"].map { $0 == "1" } ?? false
+let mpiTargets: [Target] = withMPI
+    ? [.systemLibrary(name: "COpenMPI", path: "Sources/COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])])]
+    : []
+
 let package = Package(
     name: "StyleGAN",
     platforms: [.macOS(.v13)],
@@ -30,7 +38,12 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "StyleGAN", dependencies: ["CKernels", "CImage"], path: "Sources/StyleGAN"),
-        .target(name: "Training", dependencies: ["StyleGAN"], path: "Training"),
+        .target(
+            name: "CMPI",
+            dependencies: withMPI ? ["COpenMPI"] : [],
+            path: "Sources/CMPI",
+            cSettings: withMPI ? [.define("STYLEGAN_WITH_MPI"), .unsafeFlags(["-O2"])] : [.unsafeFlags(["-O2"])]),
+        .target(name: "Training", dependencies: ["StyleGAN", "CMPI"], path: "Training"),
         .target(name: "Inference", dependencies: ["StyleGAN"], path: "Inference"),
         .executableTarget(
             name: "stylegan",
@@ -43,5 +56,5 @@ let package = Package(
         .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN"], path: "Tests/StyleGANTests"),
         .testTarget(name: "TrainingTests", dependencies: ["Training"], path: "Tests/TrainingTests"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], path: "Tests/InferenceTests"),
-    ]
+    ] + mpiTargets
 )

@@ -8,7 +8,7 @@ public final class Adam {
     public let parameters: NamedParameters
     public var learningRate: Float
     public let beta1: Float, beta2: Float, epsilon: Float
-    public private(set) var step = 0
+    public internal(set) var step = 0
     var m: [Tensor], v: [Tensor]
 
     /// StyleGAN's defaults: lr 0.001, betas (0, 0.99), eps 1e-8.

@@ -1,24 +1,29 @@
 // `stylegan bench train`: the time of one full training iteration (D step with the logistic loss
 // and R1 on reals every step, G step with style mixing, Adam, EMA) at a preset, resolution, alpha
-// and batch, on random reals (the arithmetic is the same as on a dataset's).
+// and batch, on random reals (the arithmetic is the same as on a dataset's). Under mpirun the batch
+// is the global one, split over the ranks as in training, and images/s counts the global batch.
 import Foundation
 import StyleGAN
 
 public enum TrainBench {
-    public static func run(config: Config, resolution: Int, alpha: Float, batch: Int, iters: Int) -> BenchRow {
+    public static func run(config: Config, resolution: Int, alpha: Float, batch: Int, iters: Int,
+                           collective: Collective = .single) throws -> BenchRow {
         var c = config
         c.batchSize = batch
+        try Trainer.checkShards(batch: batch, resolution: resolution, ranks: collective.size, groupSize: c.mbstdGroupSize)
         let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
-        let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0)
-        let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], seed: 9)
+        let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0, collective: collective)
+        let shard = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
+        let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], rows: shard, seed: 9)
         var iteration = 0
         let seconds = medianSeconds(iters: iters) {
             _ = step.run(reals: reals.copy(), resolution: resolution, alpha: alpha, lr: 0.001, iteration: iteration, nimg: iteration * batch)
             iteration += 1
         }
         return BenchRow(name: "train", fields: [
-            ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch),
-            ("ms_per_iter", seconds * 1e3), ("images_per_s", Double(batch) / seconds), ("peak_rss_mb", peakRSSMegabytes()),
+            ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch), ("ranks", collective.size),
+            ("ms_per_iter", seconds * 1e3), ("images_per_s", Double(batch) / seconds),
+            ("allreduce_ms_per_iter", step.averager.seconds * 1e3 / Double(iteration)), ("peak_rss_mb", peakRSSMegabytes()),
         ])
     }
 }

@@ -1,5 +1,7 @@
 // The outer loop of a run: phases, checkpoints and snapshots at intervals, stats.jsonl, the
-// progress line, clean stops on SIGINT / SIGTERM, and recovery from non-finite steps.
+// progress line, clean stops on SIGINT / SIGTERM, and recovery from non-finite steps. With
+// several ranks every decision (stop, skip, roll back, give up) is agreed by all of them, so that
+// none waits alone in a reduction; rank 0 alone writes files and the progress line.
 import Foundation
 import StyleGAN
 
@@ -19,8 +21,9 @@ extension Trainer {
         let total = Int((options.totalKimg * 1000).rounded())
         let batch = ckpt.config.batchSize
         let interval = max(batch, Int(((options.snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
+        let root = collective.isRoot
         if nimg == 0 {
-            try writeRealsGrid()
+            if root { try writeRealsGrid() }
             _ = try saveCheckpoint()
         }
         var lastGood = run.checkpoints().last?.path
@@ -31,8 +34,10 @@ extension Trainer {
         let tickImages = max(batch, min(interval, 1000))
         let runStart = (Date(), nimg)
 
+        var stopped = false
         while nimg < total {
-            if stopRequested != 0 { break }
+            // A signal reaches one rank or all; they stop together either way.
+            if collective.any(stopRequested != 0) { stopped = true; break }
             let pos = schedule.position(kimg: Double(nimg) / 1000)
             if pos.phase != lastPhase {
                 // ProGAN resets Adam's moments when a new resolution starts fading in.
@@ -41,27 +46,38 @@ extension Trainer {
             }
             let lr = ckpt.config.learningRate(at: pos.resolution) * (lrScale[pos.phase] ?? 1)
             let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
+            let batchImages = ckpt.config.batchSize(at: pos.resolution)  // the global batch
             guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
                                    iteration: iteration, nimg: nimg) else {
                 failures += 1
-                run.appendStats([("event", "nonfinite"), ("kimg", Double(nimg) / 1000), ("phase", pos.name),
-                                 ("iteration", iteration), ("retry", failures)])
-                guard failures <= options.maxRetries, let back = lastGood else {
+                if root {
+                    run.appendStats([("event", "nonfinite"), ("kimg", Double(nimg) / 1000), ("phase", pos.name),
+                                     ("iteration", iteration), ("retry", failures)])
+                }
+                // Rank 0 knows which checkpoint is on disk; the others follow its decision and
+                // receive the state it reloads (they may not see the run folder at all).
+                let canRollBack = collective.broadcast([failures <= options.maxRetries && lastGood != nil ? 1 : 0])[0] == 1
+                guard canRollBack else {
                     throw TrainingError("training diverged: non-finite loss or gradient in \(pos.name) at \(String(format: "%.3f", Double(nimg) / 1000)) kimg, \(failures) time(s); the last good checkpoint is \(lastGood ?? "none")")
                 }
+                let back = lastGood ?? "rank 0's last checkpoint"
                 try rollBack(to: back)
                 lrScale[pos.phase] = (lrScale[pos.phase] ?? 1) * 0.5
-                FileHandle.standardError.write(Data("\nnon-finite step in \(pos.name); rolled back to \(back), skipping the batch, learning rate x\(lrScale[pos.phase]!)\n".utf8))
-                nimg += realImages.shape[0]  // skip the offending batch: its data, latents and noise are not drawn again
+                if root {
+                    FileHandle.standardError.write(Data("\nnon-finite step in \(pos.name); rolled back to \(back), skipping the batch, learning rate x\(lrScale[pos.phase]!)\n".utf8))
+                }
+                nimg += batchImages  // skip the offending batch: its data, latents and noise are not drawn again
                 iteration += 1
+                appendRankChecksum()
                 continue
             }
             failures = 0
-            nimg += realImages.shape[0]
+            nimg += batchImages
             iteration += 1
+            appendRankChecksum()
             sums.d += Double(s.lossD); sums.g += Double(s.lossG); sums.p += Double(s.penalty); sums.n += 1
 
-            if nimg - tick.nimg >= tickImages || nimg >= total {
+            if root && (nimg - tick.nimg >= tickImages || nimg >= total) {
                 let secs = Date().timeIntervalSince(tick.start)
                 let ips = Double(nimg - tick.nimg) / max(secs, 1e-9)
                 let n = Double(max(sums.n, 1))
@@ -77,15 +93,16 @@ extension Trainer {
             }
             if nimg >= nextSnapshot && nimg < total {
                 lastGood = try saveCheckpoint()
-                try writeSnapshot()
+                if root { try writeSnapshot() }
                 nextSnapshot += interval
             }
         }
         lastGood = try saveCheckpoint()
+        guard root else { return }
         try writeSnapshot()
         if options.progress { FileHandle.standardError.write(Data("\n".utf8)) }
         let elapsed = Date().timeIntervalSince(runStart.0)
-        let msg = stopRequested != 0 ? "stopped by signal at" : "finished at"
+        let msg = stopped ? "stopped by signal at" : "finished at"
         print("\(msg) \(String(format: "%.3f", Double(nimg) / 1000)) kimg (\(schedule.position(kimg: Double(nimg) / 1000).name)); "
               + "\(String(format: "%.0f", Double(nimg - runStart.1) / max(elapsed, 1e-9) )) images/s; checkpoint \(lastGood!)")
     }

@@ -1,7 +1,8 @@
 // A training run: options, the dataset, the progressive schedule, the reals of each iteration
 // (faded exactly as the fakes), and the training state in checkpoints. Every piece of state is
 // in the checkpoint and every random draw is keyed by the iteration, so a resumed run replays
-// exactly what an uninterrupted one does.
+// exactly what an uninterrupted one does. With several ranks (options.collective), each loads
+// its shard of every batch and rank 0 alone writes files (Trainer+DataParallel.swift).
 import CKernels
 import Foundation
 import StyleGAN
@@ -26,7 +27,13 @@ public struct TrainOptions {
     public var maxRetries = 3
     public var progress = true
     /// Iterations whose step is treated as non-finite (tests of the recovery path).
-    var failAtIterations: Set<Int> = []
+    public var failAtIterations: Set<Int> = []
+    /// The process group (`Collective.world()` under mpirun); the configured batch is the global
+    /// batch, split across its ranks.
+    public var collective: Collective = .single
+    /// Debug: every rank appends "iteration nimg checksum" of its whole training state to
+    /// RUN/rank-checksums-K.txt after each iteration (tests compare ranks bit for bit).
+    public var rankChecksums = false
 
     public init(data: String, outdir: String, config: Config, totalKimg: Double) {
         (self.data, self.outdir, self.config, self.totalKimg) = (data, outdir, config, totalKimg)
@@ -51,6 +58,7 @@ public final class Trainer {
     var lastPhase = -1
     var permutation: (epoch: Int, order: [Int]) = (-1, [])
     let seed: UInt64
+    var collective: Collective { options.collective }
 
     public init(_ options: TrainOptions) throws {
         self.options = options
@@ -84,6 +92,7 @@ public final class Trainer {
             guard config.mbstdGroupSize <= 1 || b % group == 0 else {
                 throw TrainingError("batch \(b) at \(r) px is not divisible by the minibatch-stddev group size \(group)")
             }
+            try Trainer.checkShards(batch: b, resolution: r, ranks: options.collective.size, groupSize: config.mbstdGroupSize)
         }
 
         if var r = resumed {
@@ -93,8 +102,9 @@ public final class Trainer {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
         seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
-        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed)
+        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed, collective: options.collective)
         if let r = resumed { try restoreState(r) }
+        try checkRanksAgree()
     }
 
     static func resumeCheckpoint(_ spec: String, run: RunFolder) throws -> Checkpoint {
@@ -124,6 +134,7 @@ public final class Trainer {
             "train.lr_scale": lrScale.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
         ]
         let path = run.checkpointPath(nimg: nimg)
+        guard collective.isRoot else { return path }
         do { try ckpt.save(to: path) } catch {
             throw TrainingError("could not write checkpoint \(path): \(error). Earlier checkpoints are intact; free space or fix the folder, then resume with --resume latest")
         }
@@ -148,8 +159,10 @@ public final class Trainer {
         }
     }
 
-    /// Reloads weights and optimiser state from a checkpoint file, keeping the counters.
+    /// Reloads weights and optimiser state from a checkpoint file, keeping the counters. Rank 0
+    /// reads the file (the only one sure to have it) and sends the state to the others.
     func rollBack(to path: String) throws {
+        guard collective.isRoot else { return receiveStateFromRoot() }
         let r = try Checkpoint.load(from: path)
         GradMode.withoutGrad {
             for ((_, dst), (_, src)) in zip(ckpt.namedTensors, r.namedTensors) where dst.shape == src.shape { dst.assign(src) }
@@ -157,6 +170,7 @@ public final class Trainer {
         let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
         try restoreState(r)
         (nimg, iteration, lrScale) = (keepN, keepI, keepScale)
+        sendStateFromRoot()
     }
 
     // MARK: - Data and latents
@@ -173,13 +187,16 @@ public final class Trainer {
         }
     }
 
-    /// Reals at resolution r faded with their 2x-downsampled-then-upsampled version, as the fakes are.
+    /// This rank's shard of the reals at resolution r, faded with their 2x-downsampled-then-
+    /// upsampled version, as the fakes are. Data order and flips are those of the global batch.
     func reals(resolution r: Int, alpha: Float) -> Tensor {
         let batch = ckpt.config.batchSize(at: r)
-        let idx = sampleIndices(start: nimg, count: batch)
+        let samples = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
+        let all = sampleIndices(start: nimg, count: batch)
+        let idx = samples.map { all[$0] }
         var flip: [Bool]?
         if options.mirror || dataset.mirror {
-            let u = Tensor(randomUniform: [batch], seed: seed, stream: Stream.mirror.rawValue, step: UInt32(truncatingIfNeeded: iteration))
+            let u = Tensor(randomUniform: [batch], rows: samples, seed: seed, stream: Stream.mirror.rawValue, step: UInt32(truncatingIfNeeded: iteration))
             flip = u.scalars.map { $0 < 0.5 }
         }
         let x = dataset.images(resolution: r, indices: idx, flip: flip)

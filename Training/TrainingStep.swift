@@ -2,6 +2,9 @@
 // run it): a D step with the chosen loss and its penalty, then a G step with style-mixing
 // regularisation, Adam on both, w_avg and the EMA generator. Every random draw is Philox keyed by
 // (seed, stream, iteration), so an iteration is a pure function of the state and its number.
+// Under data parallelism each rank computes its shard of the global batch, drawing its samples'
+// rows of the global draws; gradients, losses and w_avg's batch mean are averaged over ranks, so
+// every rank applies the same update.
 import CKernels
 import Foundation
 import StyleGAN
@@ -16,28 +19,33 @@ public final class TrainingStep {
     public let adamG: Adam, adamD: Adam
     public let loss: Loss
     public let seed: UInt64
+    public let collective: Collective
+    let averager: GradientAverager
 
     public struct Stats { public var lossD: Float, lossG: Float, penalty: Float }
 
-    public init(networks: Checkpoint, loss: Loss, seed: UInt64) {
+    public init(networks: Checkpoint, loss: Loss, seed: UInt64, collective: Collective = .single) {
         self.networks = networks
+        self.collective = collective
+        averager = GradientAverager(collective)
         adamG = Adam(networks.generator.parameters, learningRate: networks.config.learningRate)
         adamD = Adam(networks.discriminator.parameters, learningRate: networks.config.learningRate)
         (self.loss, self.seed) = (loss, seed)
     }
 
-    /// ws (N, layers, wDim) with style mixing: with probability p, the layers from a random
-    /// crossover point (among those in use) take a second latent's w. Also returns the first w.
-    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
+    /// ws (n, layers, wDim) of samples `samples` of the global batch with style mixing: with
+    /// probability p (one draw for the whole batch), the layers from a random crossover point
+    /// (among those in use) take a second latent's w. Also returns the first w.
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, samples: [Int], layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
         let g = networks.generator, c = networks.config
         let step = UInt32(truncatingIfNeeded: iteration)
-        let z = Tensor(randomNormal: [batch, c.zDim], seed: seed, stream: latent.rawValue, step: step)
+        let z = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: latent.rawValue, step: step)
         let w = g.mapping(z)
         let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: used)
         let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: step).scalars
         guard used > 1, u[0] < c.styleMixingProb else { return (ws, w) }
         let cutoff = 1 + min(used - 2, Int(u[1] * Float(used - 1)))
-        let z2 = Tensor(randomNormal: [batch, c.zDim], seed: seed, stream: mixLatent.rawValue, step: step)
+        let z2 = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: mixLatent.rawValue, step: step)
         let ws2 = g.broadcast(g.mapping(z2)).narrow(axis: 1, start: 0, length: used)
         return (concat([ws.narrow(axis: 1, start: 0, length: cutoff), ws2.narrow(axis: 1, start: cutoff, length: used - cutoff)], axis: 1), w)
     }
@@ -46,12 +54,17 @@ public final class TrainingStep {
         seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(iteration) &* 4 &+ salt
     }
 
-    /// A D step and a G step at `pos` with learning rate `lr`, batch size that of the reals; nil
-    /// if a loss or a gradient was not finite (then nothing was updated). `nimg` (images shown
-    /// before this step) drives the EMA ramp-up.
+    /// A D step and a G step at `pos` with learning rate `lr`; the reals are this rank's shard
+    /// (`Shard.samples`) of a global batch of shard size x ranks. nil if a loss or a gradient was
+    /// not finite on any rank (then nothing was updated anywhere). `nimg` (images shown before
+    /// this step) drives the EMA ramp-up. Stats are means over the global batch.
     public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int) -> Stats? {
         let used = Config.layerCount(at: r)
-        let batch = realImages.shape[0]
+        let batch = realImages.shape[0] * collective.size
+        let samples = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
+        let noise = { (salt: UInt64) in
+            NoiseInput.given(self.networks.generator.synthesis.noiseMaps(seed: self.noiseSeed(iteration, salt), samples: samples, of: batch, layers: used).map { $0! })
+        }
         let (g, d) = (networks.generator, networks.discriminator)
         adamG.learningRate = lr
         adamD.learningRate = lr
@@ -60,13 +73,16 @@ public final class TrainingStep {
         // D step
         d.powerStep()
         let fakes: Tensor = GradMode.withoutGrad {
-            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: batch, layers: used, iteration: iteration)
-            return g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 1)))
+            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: batch, samples: samples, layers: used, iteration: iteration)
+            return g.synthesis(ws, resolution: r, alpha: alpha, noise: noise(1))
         }
-        let eps = Tensor(randomUniform: [batch, 1, 1, 1], seed: seed, stream: Stream.penalty.rawValue, step: UInt32(truncatingIfNeeded: iteration))
+        let eps = Tensor(randomUniform: [batch, 1, 1, 1], rows: samples, seed: seed, stream: Stream.penalty.rawValue, step: UInt32(truncatingIfNeeded: iteration))
         let (lossD, penalty) = loss.discriminatorLoss(d: score, reals: realImages, fakes: fakes, step: iteration, interpolation: eps)
-        guard lossD.item.isFinite else { adamD.zeroGrad(); return nil }
+        // A NaN on any rank makes the mean NaN: all ranks skip together.
+        let statsD = collective.mean([Double(lossD.item), Double(penalty)])
+        guard statsD[0].isFinite else { adamD.zeroGrad(); return nil }
         lossD.backward()
+        averager.average(adamD.parameters)
         guard gradientsFinite(adamD) else { adamD.zeroGrad(); return nil }
         adamD.update()
         if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
@@ -75,21 +91,28 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in d.parameters { p.requiresGrad = true } }
         g.powerStep()
-        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: batch, layers: used, iteration: iteration)
-        let fakesG = g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: noiseSeed(iteration, 2)))
+        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: batch, samples: samples, layers: used, iteration: iteration)
+        let fakesG = g.synthesis(ws, resolution: r, alpha: alpha, noise: noise(2))
         let lossG = loss.generatorLoss(d: score, fakes: fakesG, reals: loss.needsRealsForGenerator ? realImages.detached() : nil)
-        guard lossG.item.isFinite else { adamG.zeroGrad(); return nil }
+        let statsG = collective.mean([Double(lossG.item)])
+        guard statsG[0].isFinite else { adamG.zeroGrad(); return nil }
         lossG.backward()
+        averager.average(adamG.parameters)
         guard gradientsFinite(adamG) else { adamG.zeroGrad(); return nil }
         adamG.update()
 
         GradMode.withoutGrad {
-            // w_avg <- lerp(batch mean, w_avg, beta), NVlabs' dlatent_avg.
+            // w_avg <- lerp(batch mean, w_avg, beta), NVlabs' dlatent_avg; the mean of equal
+            // shards' means is the global batch's mean.
             let mean = w.detached().mean(axes: [0], keepDims: false)
+            if collective.size > 1 {
+                collective.sum(mean.data, count: mean.count)
+                ew_affine(mean.data, mean.data, 1 / Float(collective.size), 0, mean.count)
+            }
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
             updateEMA(nimg: nimg, batch: batch)
         }
-        return Stats(lossD: lossD.item, lossG: lossG.item, penalty: penalty)
+        return Stats(lossD: Float(statsD[0]), lossG: Float(statsG[0]), penalty: Float(statsD[1]))
     }
 
     func gradientsFinite(_ opt: Adam) -> Bool {

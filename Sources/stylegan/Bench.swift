@@ -73,7 +73,21 @@ struct Bench: ParsableCommand {
             let r = resolution ?? cfg.resolution
             guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
             guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
-            printRows([TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters)], json: json)
+            // Under mpirun (an MPI build) the ranks time one data-parallel step together.
+            let world = try Collective.world()
+            let row: BenchRow
+            do {
+                row = try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters, collective: world)
+            } catch {
+                if world.size > 1 {
+                    FileHandle.standardError.write(Data("Error (rank \(world.rank) of \(world.size)): \(error)\n".utf8))
+                    world.abort(code: 1)
+                }
+                world.finalize()
+                throw error
+            }
+            if world.isRoot { printRows([row], json: json) }
+            world.finalize()
         }
     }
 }

@@ -1,6 +1,8 @@
 // `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
 // [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE]`
+// Under `mpirun -np N` (a build with STYLEGAN_MPI=1) the N processes train one model together.
 import ArgumentParser
+import Foundation
 import StyleGAN
 import Training
 
@@ -22,6 +24,9 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint and snapshot every N thousand images (default: half a phase).") var snapKimg: Double?
     @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file.") var resume: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
+    // Hidden, for tests: per-rank state checksums after each step; steps treated as non-finite.
+    @Flag(help: .hidden) var debugRankChecksums = false
+    @Option(help: .hidden) var debugFailAt: [Int] = []
 
     func validate() throws {
         guard kimg > 0 else { throw ValidationError("--kimg must be positive") }
@@ -42,6 +47,21 @@ struct Train: ParsableCommand {
         options.snapshotKimg = snapKimg
         options.resume = resume
         options.progress = !quiet
-        try Trainer(options).train()
+        options.rankChecksums = debugRankChecksums
+        options.failAtIterations = Set(debugFailAt)
+        let world = try Collective.world()
+        options.collective = world
+        do {
+            try Trainer(options).train()
+        } catch {
+            // The other ranks may be waiting in a reduction for this one: end them all.
+            if world.size > 1 {
+                FileHandle.standardError.write(Data("Error (rank \(world.rank) of \(world.size)): \(error)\n".utf8))
+                world.abort(code: 1)
+            }
+            world.finalize()
+            throw error
+        }
+        world.finalize()
     }
 }

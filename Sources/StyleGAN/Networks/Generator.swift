@@ -130,13 +130,19 @@ public final class SynthesisNetwork {
         case .none: return Array(repeating: nil, count: used)
         case .const: return Array(constNoise.prefix(used))
         case .random(let seed):
-            // Stream per layer, so a map does not depend on how many layers run.
-            return layers.prefix(used).map { l in
-                Tensor(randomNormal: [n, 1, l.resolution, l.resolution], seed: seed, stream: UInt32(l.index), step: 0x401_5E)
-            }
+            return noiseMaps(seed: seed, samples: Array(0..<n), of: n, layers: used)
         case .given(let maps):
             precondition(maps.count >= used, "SynthesisNetwork: \(maps.count) noise maps for \(used) layers")
             return Array(maps.prefix(used))
+        }
+    }
+
+    /// The `.random(seed:)` maps of samples `samples` of a batch of `batch`: one process's shard
+    /// of a batch gets the rows that the whole batch's draw has for those samples.
+    public func noiseMaps(seed: UInt64, samples: [Int], of batch: Int, layers used: Int) -> [Tensor?] {
+        // Stream per layer, so a map does not depend on how many layers run.
+        layers.prefix(used).map { l in
+            Tensor(randomNormal: [batch, 1, l.resolution, l.resolution], rows: samples, seed: seed, stream: UInt32(l.index), step: 0x401_5E)
         }
     }
 

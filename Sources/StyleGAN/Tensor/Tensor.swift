@@ -79,6 +79,28 @@ public final class Tensor {
         philox_uniform(data, count, seed, stream, step, 0)
     }
 
+    /// Rows `rows` (indices along axis 0) of the draw `Tensor(randomNormal: shape, ...)`, in that
+    /// order: a process that computes a shard of a batch draws its samples' numbers without the
+    /// rest, the same bits whichever process draws them (Philox element i depends on i alone).
+    public convenience init(randomNormal shape: [Int], rows: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0) {
+        let row = shape.dropFirst().reduce(1, *)
+        self.init(uninitialized: [rows.count] + shape.dropFirst())
+        for (k, r) in rows.enumerated() {
+            precondition(r >= 0 && r < shape[0], "Tensor(randomNormal:rows:): row \(r) outside \(shape)")
+            philox_normal(data + k * row, row, seed, stream, step, r * row)
+        }
+    }
+
+    /// Rows `rows` of the draw `Tensor(randomUniform: shape, ...)`, as `init(randomNormal:rows:...)`.
+    public convenience init(randomUniform shape: [Int], rows: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0) {
+        let row = shape.dropFirst().reduce(1, *)
+        self.init(uninitialized: [rows.count] + shape.dropFirst())
+        for (k, r) in rows.enumerated() {
+            precondition(r >= 0 && r < shape[0], "Tensor(randomUniform:rows:): row \(r) outside \(shape)")
+            philox_uniform(data + k * row, row, seed, stream, step, r * row)
+        }
+    }
+
     public var count: Int { storage.count }
     public var rank: Int { shape.count }
     public var data: UnsafeMutablePointer<Float> { storage.pointer }
