@@ -138,7 +138,7 @@ extension Tensor: CustomStringConvertible {
     }
 }
 
-/// Kernels are initialised once (OpenMP's spin-wait off) before the first op.
+/// Kernels are initialised once (OpenMP's spin-wait) before the first op.
 enum Kernels {
     static let ready: Void = { ck_init() }()
     @inline(__always) static func ensure() { _ = ready }
