@@ -7,6 +7,7 @@
 #include "resample.h"
 #include "bias_act.h"
 #include "norm.h"
+#include "pool.h"
 #include "elementwise.h"
 #include "adam.h"
 #include "random.h"

@@ -12,14 +12,16 @@ final class Storage {
     init(count: Int) {
         precondition(count >= 0, "negative tensor size")
         self.count = count
-        let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) / 64 * 64)
-        guard let raw = aligned_alloc(64, bytes) else {
-            fatalError("out of memory allocating \(bytes) bytes for a tensor")
+        guard let raw = ck_buffer_alloc(Storage.bytes(count)) else {
+            fatalError("out of memory allocating \(Storage.bytes(count)) bytes for a tensor")
         }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { free(pointer) }
+    static func bytes(_ count: Int) -> Int { max(64, (count * MemoryLayout<Float>.stride + 63) / 64 * 64) }
+
+    // Large buffers go back to the kernels' cache for the next tensor of the same size.
+    deinit { ck_buffer_free(pointer, Storage.bytes(count)) }
 }
 
 public final class Tensor {
