@@ -2,7 +2,7 @@
    A training step or a forward pass allocates the same activation sizes over and over; each fresh
    multi-megabyte buffer is a fresh mmap whose pages the kernel zeroes on first touch (clear_page:
    9% of generation at 256 px, 4% of a training step at 8 px). Freed buffers of 256 KB and up are
-   kept in lists by size and handed out again. The cache holds at most CACHE_LIMIT bytes (past it a
+   kept in lists by size and handed out again. The cache holds at most 1 GB (CK_BUFFER_CACHE_MB) (past it a
    freed buffer is released), so sizes that stop being used, e.g. after a resolution change, cost
    at most that much. Small buffers go to malloc, which already recycles them. Thread-safe: Swift may free tensors on any thread. */
 #include "pool.h"
@@ -14,9 +14,15 @@
 #define BUCKETS 1024 /* open addressing on the size; sizes in use at once are far fewer */
 #define PER_BUCKET 64
 
-#ifndef CACHE_LIMIT
-#define CACHE_LIMIT ((size_t)1 << 30)
-#endif
+/* Bytes the cache may hold: CK_BUFFER_CACHE_MB from the environment (0 turns it off), else 1 GB. */
+static size_t cache_limit(void) {
+    static size_t limit = (size_t)-1;
+    if (limit == (size_t)-1) {
+        const char *e = getenv("CK_BUFFER_CACHE_MB");
+        limit = e ? (size_t)strtoull(e, NULL, 10) << 20 : (size_t)1 << 30;
+    }
+    return limit;
+}
 
 typedef struct {
     size_t bytes; /* 0: empty slot */
@@ -63,7 +69,7 @@ void ck_buffer_free(void *p, size_t bytes) {
     size_t r = rounded(bytes > 0 ? bytes : 64);
     if (r >= MIN_POOLED) {
         pthread_mutex_lock(&lock);
-        bucket *b = cached + r <= CACHE_LIMIT ? find(r, 1) : NULL;
+        bucket *b = cached + r <= cache_limit() ? find(r, 1) : NULL;
         int kept = b && b->n < PER_BUCKET;
         if (kept) {
             b->free[b->n++] = p;
