@@ -33,16 +33,27 @@ struct Metrics: ParsableCommand {
     @Option(help: "Seed of the metric's own random choices (neighbourhoods, directions).")
     var seed: UInt64 = 0
 
+    @Option(help: ArgumentHelp("Compare at this resolution (default: the data's): the reals come from the prepared cache at it, and a network's images are upsampled to it only if smaller.",
+                               discussion: "A snapshot from before the final resolution upsampled to it shows nearest-neighbour block edges at the finer levels; comparing at the snapshot's own resolution avoids that."))
+    var resolution: Int?
+
     func validate() throws {
         if (network == nil) == (data2 == nil) { throw ValidationError("give exactly one of --network and --data2") }
         if num < 1 { throw ValidationError("--num must be at least 1") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let resolution, resolution < 16 || resolution & (resolution - 1) != 0 {
+            throw ValidationError("--resolution must be a power of two of at least 16 (MS-SWD's coarsest level), got \(resolution)")
+        }
     }
 
     func run() throws {
         let real = try DatasetCache.open(data)
         let other = try data2.map { try DatasetCache.open($0) }
-        let resolution = min(real.resolution, other?.resolution ?? real.resolution)
+        let dataResolution = min(real.resolution, other?.resolution ?? real.resolution)
+        if let asked = self.resolution, asked > dataResolution {
+            throw ValidationError("--resolution \(asked) is above the data's \(dataResolution)x\(dataResolution)")
+        }
+        let resolution = self.resolution ?? dataResolution
         guard resolution >= 16 else { throw ValidationError("MS-SWD needs images of at least 16x16 (dataset is \(resolution)x\(resolution))") }
         guard real.count >= num else { throw ValidationError("--num \(num) but \(data) has only \(real.count) images") }
         if let other, other.count < num { throw ValidationError("--num \(num) but \(data2!) has only \(other.count) images") }
@@ -66,7 +77,7 @@ struct Metrics: ParsableCommand {
             let g = ckpt.generator
             let genRes = ckpt.resolution
             guard genRes <= resolution else {
-                throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the dataset's \(resolution)x\(resolution)")
+                throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the \(resolution)x\(resolution) compared at (--resolution)")
             }
             for first in stride(from: 0, to: num, by: batch) {
                 let seeds = Array(first..<min(first + batch, num))

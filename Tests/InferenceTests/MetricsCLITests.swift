@@ -1,0 +1,16 @@
+// `stylegan metrics` argument checks that need no data: a comparison resolution that MS-SWD cannot
+// use is refused with a one-line reason before anything is read.
+import Foundation
+import Testing
+
+@Suite("metrics command")
+struct MetricsCLITests {
+    @Test func resolutionMustBeAPowerOfTwoOfAtLeast16() throws {
+        for bad in ["8", "24", "0"] {
+            let (rc, text) = try runCLI(["metrics", "--data", "/nonexistent", "--data2", "/nonexistent", "--resolution", bad])
+            #expect(rc != 0 && text.contains("--resolution must be a power of two of at least 16"), "\(bad): \(text)")
+        }
+        let (rc, text) = try runCLI(["metrics", "--data", "/nonexistent", "--data2", "/nonexistent", "--resolution", "16"])
+        #expect(rc != 0 && !text.contains("--resolution must"), "\(text)")
+    }
+}
