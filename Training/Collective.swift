@@ -3,6 +3,7 @@
 // or a process that no launcher started, is the group of one, where every reduction is the
 // identity: one process is the whole run.
 import CMPI
+import Foundation
 import StyleGAN
 
 public final class Collective {
@@ -79,4 +80,22 @@ public final class Collective {
     }
 
     public func finalize() { if joined { sgm_finalize() } }
+
+    /// Runs `body` as this rank's part of a job, then finalizes. If it throws, the other ranks may
+    /// be waiting in a reduction for this one: with more than one rank they are all ended (after
+    /// the error is printed with this rank's number); alone, the error is rethrown.
+    public func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            let result = try body()
+            finalize()
+            return result
+        } catch {
+            if size > 1 {
+                FileHandle.standardError.write(Data("Error (rank \(rank) of \(size)): \(error)\n".utf8))
+                abort(code: 1)
+            }
+            finalize()
+            throw error
+        }
+    }
 }

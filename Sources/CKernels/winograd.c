@@ -284,30 +284,29 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
     }
 }
 
-void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
-                         int Cout) {
-    if (N <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    if (Cin <= 0) {
-        memset(y, 0, sizeof(float) * (size_t)N * Cout * H * W);
+/* y (N x Out x H x W) from x (N x In x H x W) and the forward's weights w: the forward itself, or
+   with `adjoint` the input gradient (In = the forward's Cout, Out = its Cin). */
+static void transformed_conv(float *y, const float *x, const float *w, int N, int In, int H, int W,
+                             int Out, int adjoint) {
+    if (N <= 0 || Out <= 0 || H <= 0 || W <= 0) return;
+    if (In <= 0) {
+        memset(y, 0, sizeof(float) * (size_t)N * Out * H * W);
         return;
     }
-    float *U = ck_workspace(3, NXI * plane((long)Cout * Cin));
+    float *U = ck_workspace(3, NXI * plane((long)Out * In));
     if (U == NULL) abort();
-    weight_transform(U, w, Cout, Cin, 0);
-    convolve(y, x, U, N, Cin, H, W, Cout);
+    weight_transform(U, w, Out, In, adjoint);
+    convolve(y, x, U, N, In, H, W, Out);
+}
+
+void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                         int Cout) {
+    transformed_conv(y, x, w, N, Cin, H, W, Cout, 0);
 }
 
 void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
                                 int W, int Cout) {
-    if (N <= 0 || Cin <= 0 || H <= 0 || W <= 0) return;
-    if (Cout <= 0) {
-        memset(dx, 0, sizeof(float) * (size_t)N * Cin * H * W);
-        return;
-    }
-    float *U = ck_workspace(3, NXI * plane((long)Cout * Cin));
-    if (U == NULL) abort();
-    weight_transform(U, w, Cin, Cout, 1);
-    convolve(dx, dy, U, N, Cout, H, W, Cin);
+    transformed_conv(dx, dy, w, N, Cout, H, W, Cin, 1);
 }
 
 void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,

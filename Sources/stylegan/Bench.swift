@@ -75,19 +75,8 @@ struct Bench: ParsableCommand {
             guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
             // Under mpirun (an MPI build) the ranks time one data-parallel step together.
             let world = try Collective.world()
-            let row: BenchRow
-            do {
-                row = try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters, collective: world)
-            } catch {
-                if world.size > 1 {
-                    FileHandle.standardError.write(Data("Error (rank \(world.rank) of \(world.size)): \(error)\n".utf8))
-                    world.abort(code: 1)
-                }
-                world.finalize()
-                throw error
-            }
+            let row = try world.run { try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters, collective: world) }
             if world.isRoot { printRows([row], json: json) }
-            world.finalize()
         }
     }
 }

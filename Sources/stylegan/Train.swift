@@ -51,17 +51,6 @@ struct Train: ParsableCommand {
         options.failAtIterations = Set(debugFailAt)
         let world = try Collective.world()
         options.collective = world
-        do {
-            try Trainer(options).train()
-        } catch {
-            // The other ranks may be waiting in a reduction for this one: end them all.
-            if world.size > 1 {
-                FileHandle.standardError.write(Data("Error (rank \(world.rank) of \(world.size)): \(error)\n".utf8))
-                world.abort(code: 1)
-            }
-            world.finalize()
-            throw error
-        }
-        world.finalize()
+        try world.run { try Trainer(options).train() }
     }
 }

@@ -85,21 +85,21 @@ public final class Tensor {
     /// order: a process that computes a shard of a batch draws its samples' numbers without the
     /// rest, the same bits whichever process draws them (Philox element i depends on i alone).
     public convenience init(randomNormal shape: [Int], rows: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0) {
-        let row = shape.dropFirst().reduce(1, *)
-        self.init(uninitialized: [rows.count] + shape.dropFirst())
-        for (k, r) in rows.enumerated() {
-            precondition(r >= 0 && r < shape[0], "Tensor(randomNormal:rows:): row \(r) outside \(shape)")
-            philox_normal(data + k * row, row, seed, stream, step, r * row)
-        }
+        self.init(rows: rows, of: shape, "randomNormal") { philox_normal($0, $1, seed, stream, step, $2) }
     }
 
     /// Rows `rows` of the draw `Tensor(randomUniform: shape, ...)`, as `init(randomNormal:rows:...)`.
     public convenience init(randomUniform shape: [Int], rows: [Int], seed: UInt64, stream: UInt32 = 0, step: UInt32 = 0) {
+        self.init(rows: rows, of: shape, "randomUniform") { philox_uniform($0, $1, seed, stream, step, $2) }
+    }
+
+    /// Fills row k from `draw(destination, count, offset of row rows[k] in the whole draw)`.
+    private convenience init(rows: [Int], of shape: [Int], _ name: String, draw: (UnsafeMutablePointer<Float>, Int, Int) -> Void) {
         let row = shape.dropFirst().reduce(1, *)
         self.init(uninitialized: [rows.count] + shape.dropFirst())
         for (k, r) in rows.enumerated() {
-            precondition(r >= 0 && r < shape[0], "Tensor(randomUniform:rows:): row \(r) outside \(shape)")
-            philox_uniform(data + k * row, row, seed, stream, step, r * row)
+            precondition(r >= 0 && r < shape[0], "Tensor(\(name):rows:): row \(r) outside \(shape)")
+            draw(data + k * row, row, r * row)
         }
     }
 
