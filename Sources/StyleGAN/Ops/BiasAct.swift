@@ -14,8 +14,11 @@ extension Tensor {
         let y = Tensor(uninitialized: shape)
         bias_leaky_relu_forward(y.data, data, bias?.data, Int32(n), Int32(c), s, slope)
         let inputs = bias.map { [self, $0] } ?? [self]
-        return record(y, "biasLeakyReLU", inputs) { [unowned y, shape] g, needs in
-            let gx = slope == 1 ? g : leakyReLUGrad(g, mask: y, slope: slope)
+        // The mask is a constant of the derivative, so the rule keeps the output's buffer only
+        // (a view without history: holding `y` itself would be a cycle through its node).
+        let mask = slope == 1 ? nil : y.detached()
+        return record(y, "biasLeakyReLU", inputs) { [shape] g, needs in
+            let gx = mask.map { leakyReLUGrad(g, mask: $0, slope: slope) } ?? g
             if needs.count == 1 { return [gx] }
             let gb = needs[1] ? gx.sumTo([1, c] + Array(repeating: 1, count: shape.count - 2)).reshaped([c]) : nil
             return [needs[0] ? gx : nil, gb]

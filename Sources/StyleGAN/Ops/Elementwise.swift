@@ -87,11 +87,10 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 }
 
 public func / (a: Tensor, b: Tensor) -> Tensor {
-    let out = binaryKernel(.div, a, b)
-    // d(a/b)/db = -(a/b)/b reuses the output, which stays differentiable. A node never holds its
-    // own output strongly (`unowned`): that would be a cycle; the output is alive while it runs.
-    return record(out, "div", [a, b]) { [unowned out] g, needs in
-        [needs[0] ? (g / b).sumTo(a.shape) : nil, needs[1] ? (-(g * out) / b).sumTo(b.shape) : nil]
+    // d(a/b)/db = -a/b^2, recomputed from the inputs: a rule may not hold its own output (a cycle),
+    // and the output need not outlive the forward (the graph holds only what rules capture).
+    record(binaryKernel(.div, a, b), "div", [a, b]) { g, needs in
+        [needs[0] ? (g / b).sumTo(a.shape) : nil, needs[1] ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
     }
 }
 
@@ -134,8 +133,8 @@ private func unaryKernel(_ op: UnaryOp, _ x: Tensor) -> Tensor {
 
 extension Tensor {
     public func exp() -> Tensor {
-        let out = unaryKernel(.exp, self)
-        return record(out, "exp", [self]) { [unowned out] g, _ in [g * out] }
+        // The rules below recompute their output from the input rather than hold it (see `/`).
+        record(unaryKernel(.exp, self), "exp", [self]) { g, _ in [g * self.exp()] }
     }
 
     public func log() -> Tensor {
@@ -143,14 +142,15 @@ extension Tensor {
     }
 
     public func sqrt() -> Tensor {
-        let out = unaryKernel(.sqrt, self)
-        return record(out, "sqrt", [self]) { [unowned out] g, _ in [(g / out) * 0.5] }
+        record(unaryKernel(.sqrt, self), "sqrt", [self]) { g, _ in [(g / self.sqrt()) * 0.5] }
     }
 
     /// 1 / sqrt(x).
     public func rsqrt() -> Tensor {
-        let out = unaryKernel(.rsqrt, self)
-        return record(out, "rsqrt", [self]) { [unowned out] g, _ in [(g * out * out * out) * -0.5] }
+        record(unaryKernel(.rsqrt, self), "rsqrt", [self]) { g, _ in
+            let r = self.rsqrt()
+            return [(g * r * r * r) * -0.5]
+        }
     }
 
     public func square() -> Tensor {
@@ -163,8 +163,10 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
-        let out = unaryKernel(.sigmoid, self)
-        return record(out, "sigmoid", [self]) { [unowned out] g, _ in [g * out * (1 - out)] }
+        record(unaryKernel(.sigmoid, self), "sigmoid", [self]) { g, _ in
+            let s = self.sigmoid()
+            return [g * s * (1 - s)]
+        }
     }
 
     /// max(x, 0); the derivative's mask is a constant (the kink has measure zero).

@@ -2,19 +2,59 @@
 // a backward rule written with the same differentiable ops; run with `createGraph: true`, the
 // gradient computation is itself recorded, so a gradient can be differentiated again (R1, WGAN-GP).
 
-/// One recorded op: its inputs and the rule mapping the output's gradient to theirs.
+/// Where an op's input came from, as the graph needs it: a leaf tensor (a parameter or an input
+/// whose gradient is wanted), the node of an op's output, or a constant. An intermediate tensor is
+/// referenced through its node only, so its buffer is freed as soon as no backward rule captured
+/// it (PyTorch's saved-tensors rule); a graph that held every input tensor kept every activation
+/// of a training step alive until the step's end.
+enum Edge {
+    case leaf(Tensor)
+    case node(Node, shape: [Int])
+    case constant
+
+    init(_ t: Tensor) {
+        if let fn = t.gradFn { self = .node(fn, shape: t.shape) }
+        else if t.requiresGrad { self = .leaf(t) }
+        else { self = .constant }
+    }
+
+    var requiresGrad: Bool { if case .constant = self { return false } else { return true } }
+
+    /// The key its gradient is gathered under during a backward pass.
+    var key: ObjectIdentifier? {
+        switch self {
+        case .leaf(let t): return ObjectIdentifier(t)
+        case .node(let n, _): return ObjectIdentifier(n)
+        case .constant: return nil
+        }
+    }
+
+    var shape: [Int]? {
+        switch self {
+        case .leaf(let t): return t.shape
+        case .node(_, let shape): return shape
+        case .constant: return nil
+        }
+    }
+}
+
+/// One recorded op: where its inputs came from and the rule mapping the output's gradient to
+/// theirs. The rule captures the tensors it needs (never its own output strongly: a cycle).
 final class Node {
     let name: String
-    let inputs: [Tensor]
+    let inputs: [Edge]
     /// (gradient of the output, which inputs need a gradient) -> gradient per input (nil: none).
     let backward: (Tensor, [Bool]) -> [Tensor?]
 
-    init(name: String, inputs: [Tensor], backward: @escaping (Tensor, [Bool]) -> [Tensor?]) {
+    init(name: String, inputs: [Edge], backward: @escaping (Tensor, [Bool]) -> [Tensor?]) {
         self.name = name
         self.inputs = inputs
         self.backward = backward
     }
 }
+
+/// The key a tensor's gradient is gathered under: its node's, or its own for a leaf.
+func gradientKey(_ t: Tensor) -> ObjectIdentifier { t.gradFn.map(ObjectIdentifier.init) ?? ObjectIdentifier(t) }
 
 /// Whether ops record themselves. Off inside `withoutGrad` and while a gradient is computed
 /// without `createGraph`, so inference and plain backward passes build no graph.
@@ -39,55 +79,57 @@ func record(_ output: Tensor, _ name: String, _ inputs: [Tensor],
             _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
     guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
     output.requiresGrad = true
-    output.gradFn = Node(name: name, inputs: inputs, backward: backward)
+    output.gradFn = Node(name: name, inputs: inputs.map(Edge.init), backward: backward)
     return output
 }
 
-/// Tensors reachable from `roots` through recorded nodes, parents before children.
-private func topologicalOrder(_ roots: [Tensor]) -> [Tensor] {
-    var order: [Tensor] = []
+/// Nodes reachable from `roots` through recorded inputs, parents before children.
+private func topologicalOrder(_ roots: [Node]) -> [Node] {
+    var order: [Node] = []
     var visited = Set<ObjectIdentifier>()
     // Iterative DFS: networks are deep enough that recursion would be a risk.
-    var stack: [(Tensor, Int)] = roots.map { ($0, 0) }
-    while let (t, next) = stack.popLast() {
+    var stack: [(Node, Int)] = roots.map { ($0, 0) }
+    while let (n, next) = stack.popLast() {
         if next == 0 {
-            if visited.contains(ObjectIdentifier(t)) { continue }
-            visited.insert(ObjectIdentifier(t))
+            if visited.contains(ObjectIdentifier(n)) { continue }
+            visited.insert(ObjectIdentifier(n))
         }
-        let inputs = t.gradFn?.inputs ?? []
-        if next < inputs.count {
-            stack.append((t, next + 1))
-            let child = inputs[next]
-            if child.requiresGrad && !visited.contains(ObjectIdentifier(child)) { stack.append((child, 0)) }
+        if next < n.inputs.count {
+            stack.append((n, next + 1))
+            if case .node(let child, _) = n.inputs[next], !visited.contains(ObjectIdentifier(child)) { stack.append((child, 0)) }
         } else {
-            order.append(t)
+            order.append(n)
         }
     }
     return order
 }
 
-/// Walks the graph backwards from `outputs` seeded with `seeds`. Returns the gradients of the
-/// tensors for which `keep` is true; other gradients are dropped as soon as they are passed on.
+/// Walks the graph backwards from `outputs` seeded with `seeds`. Returns the gradients gathered
+/// under the keys for which `keep` is true (leaves' tensors, intermediates' nodes); other
+/// gradients are dropped as soon as they are passed on. `leaves` collects the leaf tensors reached.
 private func propagate(_ outputs: [Tensor], seeds: [Tensor], createGraph: Bool,
-                       keep: (Tensor) -> Bool) -> [ObjectIdentifier: Tensor] {
+                       keep: (ObjectIdentifier) -> Bool, leaves: inout [Tensor]) -> [ObjectIdentifier: Tensor] {
     var grads: [ObjectIdentifier: Tensor] = [:]
+    var seen = Set<ObjectIdentifier>()
     for (o, s) in zip(outputs, seeds) {
         precondition(o.shape == s.shape, "gradient seed shape \(s.shape) for output \(o.shape)")
-        let id = ObjectIdentifier(o)
+        let id = gradientKey(o)
         grads[id] = grads[id].map { $0 + s } ?? s
+        if o.gradFn == nil && o.requiresGrad && seen.insert(id).inserted { leaves.append(o) }
     }
     GradMode.with(createGraph) {
-        for t in topologicalOrder(outputs).reversed() {
-            guard let node = t.gradFn, let g = grads[ObjectIdentifier(t)] else { continue }
-            if !keep(t) { grads[ObjectIdentifier(t)] = nil }
-            let needs = node.inputs.map { $0.requiresGrad }
+        for node in topologicalOrder(outputs.compactMap(\.gradFn)).reversed() {
+            let nodeKey = ObjectIdentifier(node)
+            guard let g = grads[nodeKey] else { continue }
+            if !keep(nodeKey) { grads[nodeKey] = nil }
+            let needs = node.inputs.map(\.requiresGrad)
             let inputGrads = node.backward(g, needs)
             precondition(inputGrads.count == node.inputs.count, "\(node.name): backward returned \(inputGrads.count) gradients")
-            for (input, ig) in zip(node.inputs, inputGrads) where input.requiresGrad {
-                guard let ig else { continue }
-                precondition(ig.shape == input.shape, "\(node.name): gradient \(ig.shape) for input \(input.shape)")
-                let id = ObjectIdentifier(input)
+            for (input, ig) in zip(node.inputs, inputGrads) {
+                guard let ig, let id = input.key else { continue }
+                precondition(ig.shape == input.shape, "\(node.name): gradient \(ig.shape) for input \(input.shape ?? [])")
                 grads[id] = grads[id].map { $0 + ig } ?? ig
+                if case .leaf(let t) = input, seen.insert(id).inserted { leaves.append(t) }
             }
         }
     }
@@ -100,8 +142,10 @@ extension Tensor {
     public func backward(_ gradient: Tensor? = nil, createGraph: Bool = false) {
         precondition(gradient != nil || count == 1, "backward() of a tensor with \(count) elements needs a gradient")
         let seed = gradient ?? Tensor(repeating: 1, shape: shape)
-        let grads = propagate([self], seeds: [seed], createGraph: createGraph, keep: { $0.gradFn == nil })
-        for t in topologicalOrder([self]) where t.gradFn == nil && t.requiresGrad {
+        var leaves: [Tensor] = []
+        // Only nodes' gradients are ever dropped; every leaf's stays in `grads`.
+        let grads = propagate([self], seeds: [seed], createGraph: createGraph, keep: { _ in false }, leaves: &leaves)
+        for t in leaves {
             guard let g = grads[ObjectIdentifier(t)] else { continue }
             let g2 = createGraph ? g : g.detached()
             if let old = t.grad {
@@ -120,9 +164,10 @@ public func gradients(of outputs: [Tensor], wrt inputs: [Tensor], gradOutputs: [
                       createGraph: Bool = false) -> [Tensor] {
     let seeds = gradOutputs ?? outputs.map { Tensor(repeating: 1, shape: $0.shape) }
     precondition(seeds.count == outputs.count, "one gradient per output")
-    let wanted = Set(inputs.map(ObjectIdentifier.init))
-    let grads = propagate(outputs, seeds: seeds, createGraph: createGraph, keep: { wanted.contains(ObjectIdentifier($0)) })
-    return inputs.map { grads[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
+    let wanted = Set(inputs.map(gradientKey))
+    var leaves: [Tensor] = []
+    let grads = propagate(outputs, seeds: seeds, createGraph: createGraph, keep: { wanted.contains($0) }, leaves: &leaves)
+    return inputs.map { grads[gradientKey($0)] ?? Tensor(zeros: $0.shape) }
 }
 
 public func gradients(of output: Tensor, wrt inputs: [Tensor], createGraph: Bool = false) -> [Tensor] {
