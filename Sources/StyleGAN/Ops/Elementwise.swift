@@ -69,14 +69,17 @@ private func binaryKernel(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
 }
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    record(binaryKernel(.add, a, b), "add", [a, b]) { g, needs in
-        [needs[0] ? g.sumTo(a.shape) : nil, needs[1] ? g.sumTo(b.shape) : nil]
+    // The rule keeps the shapes only, so neither input is held for the backward pass.
+    let (sa, sb) = (a.shape, b.shape)
+    return record(binaryKernel(.add, a, b), "add", [a, b]) { g, needs in
+        [needs[0] ? g.sumTo(sa) : nil, needs[1] ? g.sumTo(sb) : nil]
     }
 }
 
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    record(binaryKernel(.sub, a, b), "sub", [a, b]) { g, needs in
-        [needs[0] ? g.sumTo(a.shape) : nil, needs[1] ? (-g).sumTo(b.shape) : nil]
+    let (sa, sb) = (a.shape, b.shape)
+    return record(binaryKernel(.sub, a, b), "sub", [a, b]) { g, needs in
+        [needs[0] ? g.sumTo(sa) : nil, needs[1] ? (-g).sumTo(sb) : nil]
     }
 }
 

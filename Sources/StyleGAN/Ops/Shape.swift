@@ -81,8 +81,9 @@ public func concat(_ parts: [Tensor], axis: Int) -> Tensor {
         copyBlocks(from: p, fromOffset: 0, into: out, intoOffset: offset, axis: axis, length: p.shape[axis])
         offset += p.shape[axis]
     }
+    let lengths = parts.map { $0.shape[axis] }  // the rule keeps the sizes, not the parts
     return record(out, "concat", parts) { g, needs in
-        parts.indices.map { i in needs[i] ? g.narrow(axis: axis, start: starts[i], length: parts[i].shape[axis]) : nil }
+        lengths.indices.map { i in needs[i] ? g.narrow(axis: axis, start: starts[i], length: lengths[i]) : nil }
     }
 }
 
