@@ -43,6 +43,15 @@ static tiling make_tiling(int N, int H, int W) {
    stride measured the weight transform 10x slower). */
 static long plane(long n) { return ((n + 15) & ~15L) + 16; }
 
+/* Image n and the top-left output pixel (y0, x0) of tile t. */
+static inline void tile_origin(const tiling *g, long t, int *n, int *y0, int *x0) {
+    const long per_image = (long)g->th * g->tw;
+    int r = (int)(t % per_image);
+    *n = (int)(t / per_image);
+    *y0 = (r / g->tw) * TILE;
+    *x0 = (r % g->tw) * TILE;
+}
+
 static int block_tiles(const tiling *g, int C1, int C2) {
     long tb = BLOCK_FLOATS / ((long)NXI * (C1 + C2));
     if (tb < 16) tb = 16;
@@ -143,14 +152,14 @@ static void weight_transform(float *U, const float *w, int Out, int In, int adjo
 
 /* V[xi][c][k] = B^T d B for tile t0 + k (k < tb) of channel c of x (N x C x H x W). */
 static void input_transform(float *V, const float *x, int C, const tiling *g, long t0, int tb) {
-    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long HW = (long)g->H * g->W;
     const long stride = plane((long)C * tb);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
         for (int k = 0; k < tb; k++) {
-            long t = t0 + k;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            int y0 = (r / g->tw) * TILE - 1, x0 = (r % g->tw) * TILE - 1;
+            int n, y0, x0;
+            tile_origin(g, t0 + k, &n, &y0, &x0);
+            y0 -= 1, x0 -= 1; /* the patch starts one pixel up and left of the tile */
             const float *plane = x + ((long)n * C + c) * HW;
             float d[6][6];
             if (y0 >= 0 && x0 >= 0 && y0 + PATCH <= g->H && x0 + PATCH <= g->W) {
@@ -181,14 +190,13 @@ static void input_transform(float *V, const float *x, int C, const tiling *g, lo
 
 /* y tile = A^T M A for tile t0 + k of channel c, cropped to the image. */
 static void output_transform(float *y, const float *M, int C, const tiling *g, long t0, int tb) {
-    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long HW = (long)g->H * g->W;
     const long stride = plane((long)C * tb);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
         for (int k = 0; k < tb; k++) {
-            long t = t0 + k;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            int y0 = (r / g->tw) * TILE, x0 = (r % g->tw) * TILE;
+            int n, y0, x0;
+            tile_origin(g, t0 + k, &n, &y0, &x0);
             const float *m = M + (long)c * tb + k;
             float t1[6][4]; /* M A: rows */
             for (int a = 0; a < 6; a++) {
@@ -210,14 +218,13 @@ static void output_transform(float *y, const float *M, int C, const tiling *g, l
 
 /* Z[xi][c][k] = A e A^T for the 4x4 tile e of dy (zero outside the image). */
 static void grad_output_transform(float *Z, const float *dy, int C, const tiling *g, long t0, int tb) {
-    const long HW = (long)g->H * g->W, per_image = (long)g->th * g->tw;
+    const long HW = (long)g->H * g->W;
     const long stride = plane((long)C * tb);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
         for (int k = 0; k < tb; k++) {
-            long t = t0 + k;
-            int n = (int)(t / per_image), r = (int)(t % per_image);
-            int y0 = (r / g->tw) * TILE, x0 = (r % g->tw) * TILE;
+            int n, y0, x0;
+            tile_origin(g, t0 + k, &n, &y0, &x0);
             const float *plane = dy + ((long)n * C + c) * HW;
             float e[4][4];
             for (int a = 0; a < 4; a++)
