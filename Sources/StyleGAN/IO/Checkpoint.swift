@@ -39,32 +39,52 @@ public struct Checkpoint {
     /// Every tensor of the file, by name, in a fixed order.
     public var namedTensors: NamedParameters {
         let g = generator.parameters + generator.buffers
-        let e = (ema.parameters + ema.buffers).map { ("G_ema." + $0.0.dropFirst(2), $0.1) }
-        return g + e + discriminator.parameters + discriminator.buffers + state
+        return g + GeneratorWeights.namedTensors(ema) + discriminator.parameters + discriminator.buffers + state
     }
 
     public func save(to path: String, halfPrecision: Bool = false) throws {
-        var meta = extraMetadata
-        meta["format"] = Checkpoint.format
-        meta["format_version"] = String(Checkpoint.version)
-        meta["config"] = config.json()
-        meta["kimg"] = String(kimg)
-        meta["resolution"] = String(resolution)
-        meta["alpha"] = String(alpha)
-        let tensors = namedTensors
-        let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
-        do {
-            try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
-        } catch let e as SafetensorsError {
-            throw CheckpointError(path, "cannot write checkpoint: \(e.reason)")
-        }
+        try Header(config: config, kimg: kimg, resolution: resolution, alpha: alpha)
+            .write(namedTensors, metadata: extraMetadata, halfPrecision: halfPrecision, to: path, what: "checkpoint")
     }
 
     /// Metadata keys the format itself writes.
     static let ownMetadataKeys: Set<String> = ["format", "format_version", "config", "kimg", "resolution", "alpha"]
 
     /// What every file of this format carries in its metadata, checked.
-    struct Header { var config: Config, kimg: Double, resolution: Int, alpha: Float }
+    struct Header {
+        var config: Config, kimg: Double, resolution: Int, alpha: Float
+
+        /// Writes `tensors` (float16 if asked) with these fields and `metadata` (atomically).
+        func write(_ tensors: NamedParameters, metadata: [String: String], halfPrecision: Bool, to path: String, what: String) throws {
+            var meta = metadata
+            meta["format"] = Checkpoint.format
+            meta["format_version"] = String(Checkpoint.version)
+            meta["config"] = config.json()
+            meta["kimg"] = String(kimg)
+            meta["resolution"] = String(resolution)
+            meta["alpha"] = String(alpha)
+            let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
+            do {
+                try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
+            } catch let e as SafetensorsError {
+                throw CheckpointError(path, "cannot write \(what): \(e.reason)")
+            }
+        }
+    }
+
+    /// Copies every tensor of `named` from `file`, checking presence and shape; returns the names.
+    static func assign(_ named: NamedParameters, from file: SafetensorsFile, path: String) throws -> Set<String> {
+        var expected = Set<String>()
+        for (name, t) in named {
+            expected.insert(name)
+            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
+            guard stored.shape == t.shape else {
+                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
+            }
+            t.assign(stored)
+        }
+        return expected
+    }
 
     /// Reads a file of this format (checkpoint or generator-only) and validates its metadata.
     static func readValidated(_ path: String) throws -> (SafetensorsFile, Header) {
@@ -106,15 +126,7 @@ public struct Checkpoint {
         }
         let config = header.config
         var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 0) }
-        var expected = Set<String>()
-        for (name, t) in ckpt.namedTensors {
-            expected.insert(name)
-            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
-            guard stored.shape == t.shape else {
-                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
-            }
-            t.assign(stored)
-        }
+        let expected = try assign(ckpt.namedTensors, from: file, path: path)
         for name in file.names where !expected.contains(name) {
             guard name.hasPrefix("state.") else { throw CheckpointError(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
             ckpt.state.append((name, file.tensors[name]!))

@@ -33,15 +33,7 @@ public struct GeneratorWeights {
         let (file, header) = try Checkpoint.readValidated(path)
         let generatorOnly = file.metadata["contents"] == contents
         let g = GradMode.withoutGrad { Generator(config: header.config, seed: 0) }
-        var expected = Set<String>()
-        for (name, t) in namedTensors(g) {
-            expected.insert(name)
-            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
-            guard stored.shape == t.shape else {
-                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
-            }
-            t.assign(stored)
-        }
+        let expected = try Checkpoint.assign(namedTensors(g), from: file, path: path)
         if generatorOnly, let extra = file.names.first(where: { !expected.contains($0) }) {
             throw CheckpointError(path, "unexpected tensor '\(extra)' in a generator-only file")
         }
@@ -60,19 +52,8 @@ public struct GeneratorWeights {
     /// Writes a generator-only file (atomically, as checkpoints are), float16 if asked.
     public func save(to path: String, halfPrecision: Bool = false) throws {
         var meta = extraMetadata
-        meta["format"] = Checkpoint.format
-        meta["format_version"] = String(Checkpoint.version)
         meta["contents"] = GeneratorWeights.contents
-        meta["config"] = config.json()
-        meta["kimg"] = String(kimg)
-        meta["resolution"] = String(resolution)
-        meta["alpha"] = String(alpha)
-        let tensors = GeneratorWeights.namedTensors(generator)
-        let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
-        do {
-            try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
-        } catch let e as SafetensorsError {
-            throw CheckpointError(path, "cannot write generator weights: \(e.reason)")
-        }
+        try Checkpoint.Header(config: config, kimg: kimg, resolution: resolution, alpha: alpha)
+            .write(GeneratorWeights.namedTensors(generator), metadata: meta, halfPrecision: halfPrecision, to: path, what: "generator weights")
     }
 }
