@@ -3,6 +3,7 @@
 // and batch, on random reals (the arithmetic is the same as on a dataset's). Under mpirun the batch
 // is the global one, split over the ranks as in training, and images/s counts the global batch.
 import Foundation
+import CKernels
 import StyleGAN
 
 public enum TrainBench {
@@ -24,6 +25,7 @@ public enum TrainBench {
             ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch), ("ranks", collective.size),
             ("ms_per_iter", seconds * 1e3), ("images_per_s", Double(batch) / seconds),
             ("allreduce_ms_per_iter", step.averager.seconds * 1e3 / Double(iteration)), ("peak_rss_mb", peakRSSMegabytes()),
+            ("peak_tensor_mb", Double(ck_buffer_live_bytes(1, 0) >> 20)),
         ])
     }
 }

@@ -59,52 +59,21 @@ public final class TrainingStep {
     /// not finite on any rank (then nothing was updated anywhere). `nimg` (images shown before
     /// this step) drives the EMA ramp-up. Stats are means over the global batch.
     public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int) -> Stats? {
-        let used = Config.layerCount(at: r)
         let batch = realImages.shape[0] * collective.size
-        let samples = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
-        let noise = { (salt: UInt64) in
-            NoiseInput.given(self.networks.generator.synthesis.noiseMaps(seed: self.noiseSeed(iteration, salt), samples: samples, of: batch, layers: used).map { $0! })
-        }
-        let (g, d) = (networks.generator, networks.discriminator)
+        let pass = Pass(resolution: r, alpha: alpha, iteration: iteration, batch: batch,
+                        samples: Shard(rank: collective.rank, size: collective.size).samples(of: batch))
         adamG.learningRate = lr
         adamD.learningRate = lr
-        let score: (Tensor) -> Tensor = { d($0, alpha: alpha) }
-
-        // D step
-        d.powerStep()
-        let fakes: Tensor = GradMode.withoutGrad {
-            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: batch, samples: samples, layers: used, iteration: iteration)
-            return g.synthesis(ws, resolution: r, alpha: alpha, noise: noise(1))
-        }
-        let eps = Tensor(randomUniform: [batch, 1, 1, 1], rows: samples, seed: seed, stream: Stream.penalty.rawValue, step: UInt32(truncatingIfNeeded: iteration))
-        let (lossD, penalty) = loss.discriminatorLoss(d: score, reals: realImages, fakes: fakes, step: iteration, interpolation: eps)
-        // A NaN on any rank makes the mean NaN: all ranks skip together.
-        let statsD = collective.mean([Double(lossD.item), Double(penalty)])
-        guard statsD[0].isFinite else { adamD.zeroGrad(); return nil }
-        lossD.backward()
-        averager.average(adamD.parameters)
-        guard gradientsFinite(adamD) else { adamD.zeroGrad(); return nil }
-        adamD.update()
-        if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
-
-        // G step: D's weights are constants here, so their gradients are not computed at all.
-        for (_, p) in d.parameters { p.requiresGrad = false }
-        defer { for (_, p) in d.parameters { p.requiresGrad = true } }
-        g.powerStep()
-        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: batch, samples: samples, layers: used, iteration: iteration)
-        let fakesG = g.synthesis(ws, resolution: r, alpha: alpha, noise: noise(2))
-        let lossG = loss.generatorLoss(d: score, fakes: fakesG, reals: loss.needsRealsForGenerator ? realImages.detached() : nil)
-        let statsG = collective.mean([Double(lossG.item)])
-        guard statsG[0].isFinite else { adamG.zeroGrad(); return nil }
-        lossG.backward()
-        averager.average(adamG.parameters)
-        guard gradientsFinite(adamG) else { adamG.zeroGrad(); return nil }
-        adamG.update()
+        // Each step is its own method so that its graph (a loss holds every activation behind it)
+        // is released before the next step builds one: at 128 px the D step's graph is 1.4 GB.
+        guard let (lossD, penalty) = discriminatorStep(pass, reals: realImages) else { return nil }
+        guard let (lossG, w) = generatorStep(pass, reals: realImages) else { return nil }
 
         GradMode.withoutGrad {
             // w_avg <- lerp(batch mean, w_avg, beta), NVlabs' dlatent_avg; the mean of equal
             // shards' means is the global batch's mean.
-            let mean = w.detached().mean(axes: [0], keepDims: false)
+            let g = networks.generator
+            let mean = w.mean(axes: [0], keepDims: false)
             if collective.size > 1 {
                 collective.sum(mean.data, count: mean.count)
                 ew_affine(mean.data, mean.data, 1 / Float(collective.size), 0, mean.count)
@@ -112,7 +81,67 @@ public final class TrainingStep {
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
             updateEMA(nimg: nimg, batch: batch)
         }
-        return Stats(lossD: Float(statsD[0]), lossG: Float(statsG[0]), penalty: Float(statsD[1]))
+        return Stats(lossD: lossD, lossG: lossG, penalty: penalty)
+    }
+
+    /// What both steps of one iteration share.
+    struct Pass {
+        let resolution: Int, alpha: Float, iteration: Int, batch: Int
+        /// This rank's samples of the global batch.
+        let samples: [Int]
+        var layers: Int { Config.layerCount(at: resolution) }
+    }
+
+    /// The noise maps of this rank's samples for one synthesis pass of the step (`salt` tells
+    /// the D step's fakes from the G step's).
+    func noise(_ pass: Pass, salt: UInt64) -> NoiseInput {
+        .given(networks.generator.synthesis.noiseMaps(seed: noiseSeed(pass.iteration, salt), samples: pass.samples,
+                                                      of: pass.batch, layers: pass.layers).map { $0! })
+    }
+
+    /// D's loss on reals and no-grad fakes with its penalty, backward, averaged, Adam. Returns the
+    /// global means of the loss and the penalty; nil (nothing updated) if either is not finite.
+    func discriminatorStep(_ pass: Pass, reals: Tensor) -> (loss: Float, penalty: Float)? {
+        let (g, d) = (networks.generator, networks.discriminator)
+        d.powerStep()
+        let fakes: Tensor = GradMode.withoutGrad {
+            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
+            return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1))
+        }
+        let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
+                         step: UInt32(truncatingIfNeeded: pass.iteration))
+        let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha) }, reals: reals, fakes: fakes,
+                                                      step: pass.iteration, interpolation: eps)
+        // A NaN on any rank makes the mean NaN: all ranks skip together.
+        let stats = collective.mean([Double(lossD.item), Double(penalty)])
+        guard stats[0].isFinite else { adamD.zeroGrad(); return nil }
+        lossD.backward()
+        averager.average(adamD.parameters)
+        guard gradientsFinite(adamD) else { adamD.zeroGrad(); return nil }
+        adamD.update()
+        if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
+        return (Float(stats[0]), Float(stats[1]))
+    }
+
+    /// G's loss through a frozen D with style mixing, backward, averaged, Adam. Returns the global
+    /// mean loss and the step's first w (detached, for w_avg); nil (nothing updated) if not finite.
+    func generatorStep(_ pass: Pass, reals: Tensor) -> (loss: Float, w: Tensor)? {
+        let (g, d) = (networks.generator, networks.discriminator)
+        // D's weights are constants here, so their gradients are not computed at all.
+        for (_, p) in d.parameters { p.requiresGrad = false }
+        defer { for (_, p) in d.parameters { p.requiresGrad = true } }
+        g.powerStep()
+        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
+        let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2))
+        let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha) }, fakes: fakes,
+                                       reals: loss.needsRealsForGenerator ? reals.detached() : nil)
+        let stats = collective.mean([Double(lossG.item)])
+        guard stats[0].isFinite else { adamG.zeroGrad(); return nil }
+        lossG.backward()
+        averager.average(adamG.parameters)
+        guard gradientsFinite(adamG) else { adamG.zeroGrad(); return nil }
+        adamG.update()
+        return (Float(stats[0]), w.detached())
     }
 
     func gradientsFinite(_ opt: Adam) -> Bool {

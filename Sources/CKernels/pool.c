@@ -32,6 +32,11 @@ typedef struct {
 
 static bucket table[BUCKETS];
 static size_t cached = 0;
+/* Bytes handed out and not yet given back, and the most at once: the tensors' own footprint,
+   apart from what the cache and malloc keep (the benchmark reports it beside peak RSS). Counted
+   per thread, so that tests running side by side each see their own: a model's tensors are
+   created and released on the thread that runs it. */
+static _Thread_local long live = 0, live_peak = 0;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t rounded(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
@@ -53,21 +58,25 @@ static bucket *find(size_t bytes, int create) {
 
 void *ck_buffer_alloc(size_t bytes) {
     size_t r = rounded(bytes > 0 ? bytes : 64);
-    if (r >= MIN_POOLED) {
-        pthread_mutex_lock(&lock);
-        bucket *b = find(r, 0);
-        void *p = (b && b->n > 0) ? b->free[--b->n] : NULL;
-        if (p) cached -= r;
-        pthread_mutex_unlock(&lock);
-        if (p) return p;
+    if (r < MIN_POOLED) return aligned_alloc(64, r);
+    pthread_mutex_lock(&lock);
+    bucket *b = find(r, 0);
+    void *p = (b && b->n > 0) ? b->free[--b->n] : NULL;
+    if (p) cached -= r;
+    pthread_mutex_unlock(&lock);
+    if (p == NULL) p = aligned_alloc(64, r);
+    if (p) {
+        live += (long)r;
+        if (live > live_peak) live_peak = live;
     }
-    return aligned_alloc(64, r);
+    return p;
 }
 
 void ck_buffer_free(void *p, size_t bytes) {
     if (p == NULL) return;
     size_t r = rounded(bytes > 0 ? bytes : 64);
     if (r >= MIN_POOLED) {
+        live -= (long)r;
         pthread_mutex_lock(&lock);
         bucket *b = cached + r <= cache_limit() ? find(r, 1) : NULL;
         int kept = b && b->n < PER_BUCKET;
@@ -86,4 +95,10 @@ size_t ck_buffer_cached_bytes(void) {
     size_t c = cached;
     pthread_mutex_unlock(&lock);
     return c;
+}
+
+long ck_buffer_live_bytes(int peak, int reset_peak) {
+    long v = peak ? live_peak : live;
+    if (reset_peak) live_peak = live;
+    return v;
 }
