@@ -42,4 +42,33 @@ struct PoolTests {
             }
         }
     }
+
+    @Test func theFootprintStaysWithinThePeakPlusHeadroom() {
+        // Buffers are never touched here, so these sizes cost address space, not memory.
+        func footprint() -> (inUse: Int, cached: Int, allowed: Int) {
+            var (u, c, p, a) = (0, 0, 0, 0)
+            ck_buffer_footprint(&u, &c, &p, &a)
+            return (u, c, a)
+        }
+        let mb = 1 << 20
+        // Phase one holds six 300 MB buffers at once; phase two wants other sizes, one at a time,
+        // so each of its requests is a miss that must make room.
+        let first = (0..<6).map { 300 * mb + 64 * (7919 + $0) }
+        let held = first.map { ck_buffer_alloc($0)! }
+        for (p, n) in zip(held, first) { ck_buffer_free(p, n) }
+        var last: UnsafeMutableRawPointer?
+        for k in 0..<12 {
+            let n = 700 * mb + 64 * (104_729 + k)
+            let p = ck_buffer_alloc(n)!
+            last = p
+            let f = footprint()
+            #expect(f.inUse + f.cached <= f.allowed, "footprint \((f.inUse + f.cached) / mb) MB over \(f.allowed / mb) MB")
+            ck_buffer_free(p, n)
+        }
+        // The reuse itself: a size just freed comes back.
+        let n = 700 * mb + 64 * (104_729 + 11)
+        let p = ck_buffer_alloc(n)!
+        #expect(p == last)
+        ck_buffer_free(p, n)
+    }
 }
