@@ -59,6 +59,14 @@ private func cases() -> [FIR] {
                           px0: 1, px1: 1, py0: 1, py1: 1))
         }
     }
+    // The direct paths of the three network shapes, with arbitrary filter values and odd sizes.
+    for (k, (P, H, W)) in [(1, 1, 1), (2, 1, 6), (3, 7, 5), (4, 16, 16), (64, 40, 40)].enumerated() {
+        cs.append(FIR(P: P, H: H, W: W, f: randomArray(count: 9, seed: 40 + UInt64(k)), FH: 3, FW: 3, px0: 1, px1: 1, py0: 1, py1: 1))
+        cs.append(FIR(P: P, H: H, W: W, f: randomArray(count: 4, seed: 50 + UInt64(k)), FH: 2, FW: 2, up: 2, px0: 1, py0: 1))
+        if H >= 2 && W >= 2 {
+            cs.append(FIR(P: P, H: H, W: W, f: randomArray(count: 4, seed: 60 + UInt64(k)), FH: 2, FW: 2, down: 2))
+        }
+    }
     // Random filters, asymmetric and negative paddings, up and down together, non-square filters.
     cs.append(FIR(P: 2, H: 9, W: 7, f: randomArray(count: 15, seed: 1), FH: 3, FW: 5, up: 3,
                   down: 2, px0: 2, px1: -1, py0: -2, py1: 3))
