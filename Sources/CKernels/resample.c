@@ -98,9 +98,11 @@ static void fir3x3_same(float *restrict y, const float *restrict x, const float 
                 int r = oy + i - 1;
                 if (r < 0 || r >= H) continue;
                 const float *restrict xr = x + ((long)p * H + r) * W;
-                /* One tap at a time, in the general path's order: the same sums to the last bit
-                   (the generator's fixtures at 32 px amplify a blur's rounding through instance
-                   norm, and a different order moved them by 9x their tolerance). */
+                /* One tap at a time, in the general path's order: the same sums to the last bit.
+                   (Summing a row's three taps first moved the blur by one ulp, which was enough
+                   to flip a leaky ReLU at a pre-activation within Winograd's rounding of zero
+                   and move the 32 px generator fixture's gradient with respect to w 9x past its
+                   tolerance; without Winograd either order passes.) */
                 const float f0 = f[i * 3], f1 = f[i * 3 + 1], f2 = f[i * 3 + 2];
                 for (int ox = 1; ox < W; ox++) yr[ox] += f0 * xr[ox - 1];
                 for (int ox = 0; ox < W; ox++) yr[ox] += f1 * xr[ox];
