@@ -87,27 +87,49 @@ static void interleave(float *restrict yr, const float *restrict acc, int OW, in
    loops: the general path's per-row tap tables and accumulator cost more than these small filters'
    arithmetic (blur ran at 4 GB/s, 6% of a 64 px training step). Any filter values. */
 
-/* 3x3 filter, padding 1 all round, no resampling: same size out. */
+/* 3x3 filter, padding 1 all round, no resampling: same size out. Every output sums its taps in
+   the general path's order (row by row, tap by tap, skipping taps outside the image), so the two
+   agree to the last bit. (Summing a row's three taps first moved the blur by one ulp, which was
+   enough to flip a leaky ReLU at a pre-activation within Winograd's rounding of zero and move the
+   32 px generator fixture's gradient with respect to w 9x past its tolerance; without Winograd
+   either order passes.) Interior rows are one loop of nine multiply-adds per output. */
 static void fir3x3_same(float *restrict y, const float *restrict x, const float *f, int P, int H, int W) {
+    const float f00 = f[0], f01 = f[1], f02 = f[2], f10 = f[3], f11 = f[4], f12 = f[5], f20 = f[6], f21 = f[7], f22 = f[8];
 #pragma omp parallel for collapse(2) schedule(static) if ((long)P * H * W > 100000)
     for (int p = 0; p < P; p++) {
         for (int oy = 0; oy < H; oy++) {
             float *restrict yr = y + ((long)p * H + oy) * W;
-            for (int ox = 0; ox < W; ox++) yr[ox] = 0.0f;
-            for (int i = 0; i < 3; i++) {
-                int r = oy + i - 1;
-                if (r < 0 || r >= H) continue;
-                const float *restrict xr = x + ((long)p * H + r) * W;
-                /* One tap at a time, in the general path's order: the same sums to the last bit.
-                   (Summing a row's three taps first moved the blur by one ulp, which was enough
-                   to flip a leaky ReLU at a pre-activation within Winograd's rounding of zero
-                   and move the 32 px generator fixture's gradient with respect to w 9x past its
-                   tolerance; without Winograd either order passes.) */
-                const float f0 = f[i * 3], f1 = f[i * 3 + 1], f2 = f[i * 3 + 2];
-                for (int ox = 1; ox < W; ox++) yr[ox] += f0 * xr[ox - 1];
-                for (int ox = 0; ox < W; ox++) yr[ox] += f1 * xr[ox];
-                for (int ox = 0; ox < W - 1; ox++) yr[ox] += f2 * xr[ox + 1];
+            if (oy == 0 || oy == H - 1 || W < 3) { /* a row of taps falls outside: tap by tap */
+                for (int ox = 0; ox < W; ox++) yr[ox] = 0.0f;
+                for (int i = 0; i < 3; i++) {
+                    int r = oy + i - 1;
+                    if (r < 0 || r >= H) continue;
+                    const float *restrict xr = x + ((long)p * H + r) * W;
+                    const float g0 = f[i * 3], g1 = f[i * 3 + 1], g2 = f[i * 3 + 2];
+                    for (int ox = 1; ox < W; ox++) yr[ox] += g0 * xr[ox - 1];
+                    for (int ox = 0; ox < W; ox++) yr[ox] += g1 * xr[ox];
+                    for (int ox = 0; ox < W - 1; ox++) yr[ox] += g2 * xr[ox + 1];
+                }
+                continue;
             }
+            const float *restrict a = x + ((long)p * H + oy - 1) * W, *restrict b = a + W, *restrict c = b + W;
+            float s = 0.0f;
+            s += f01 * a[0]; s += f02 * a[1];
+            s += f11 * b[0]; s += f12 * b[1];
+            s += f21 * c[0]; s += f22 * c[1];
+            yr[0] = s;
+            for (int ox = 1; ox < W - 1; ox++) {
+                float t = 0.0f;
+                t += f00 * a[ox - 1]; t += f01 * a[ox]; t += f02 * a[ox + 1];
+                t += f10 * b[ox - 1]; t += f11 * b[ox]; t += f12 * b[ox + 1];
+                t += f20 * c[ox - 1]; t += f21 * c[ox]; t += f22 * c[ox + 1];
+                yr[ox] = t;
+            }
+            s = 0.0f;
+            s += f00 * a[W - 2]; s += f01 * a[W - 1];
+            s += f10 * b[W - 2]; s += f11 * b[W - 1];
+            s += f20 * c[W - 2]; s += f21 * c[W - 1];
+            yr[W - 1] = s;
         }
     }
 }
