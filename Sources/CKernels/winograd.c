@@ -414,15 +414,23 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
 /* ---------------------------------------------------------------------------------------------
    When to use it */
 
-static int enabled = -1;
+/* Per calling thread (the thread that calls conv2d_* decides the route; the OpenMP workers only
+   run it), so that a test can take one path without changing another test's. */
+static _Thread_local int enabled = -1;
 
-void winograd3x3_set_enabled(int on) { enabled = on != 0; }
+static int default_enabled(void) {
+    const char *e = getenv("CK_WINOGRAD");
+    return !(e != NULL && strcmp(e, "0") == 0);
+}
+
+int winograd3x3_set_enabled(int on) {
+    int was = enabled < 0 ? default_enabled() : enabled;
+    enabled = on != 0;
+    return was;
+}
 
 int winograd3x3_used(int N, int Cin, int H, int W, int Cout) {
-    if (enabled < 0) {
-        const char *e = getenv("CK_WINOGRAD");
-        enabled = !(e != NULL && strcmp(e, "0") == 0);
-    }
+    if (enabled < 0) enabled = default_enabled();
     if (!enabled) return 0;
     (void)Cin, (void)Cout;
     /* Below a few tiles the weight transform (36 x Cin x Cout) outweighs the saved products. */

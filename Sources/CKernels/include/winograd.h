@@ -14,7 +14,8 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
                                  int W, int Cout);
 
 /* Whether conv2d_* route a 3x3 / stride 1 / pad 1 convolution of this size here: on unless the
-   environment has CK_WINOGRAD=0 or winograd3x3_set_enabled(0) was called, and only for sizes where
-   it measured faster than im2col + sgemm. */
+   environment has CK_WINOGRAD=0 or the calling thread turned it off with
+   winograd3x3_set_enabled(0), and only for sizes where it measured faster than im2col + sgemm. */
 int winograd3x3_used(int N, int Cin, int H, int W, int Cout);
-void winograd3x3_set_enabled(int on);
+/* Turns the route on or off for the calling thread; returns whether it was on. */
+int winograd3x3_set_enabled(int on);
