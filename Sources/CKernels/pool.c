@@ -67,8 +67,8 @@ static bucket *find(size_t bytes, int create) {
     return NULL;
 }
 
-/* Takes up to `max` cached buffers out while the footprint exceeds the peak; returns how many
-   were put in `out`. Under `lock`. */
+/* Takes up to `max` cached buffers out while the footprint exceeds the peak in use plus the
+   headroom; returns how many were put in `out`. Under `lock`. */
 static int evict(void **out, int max) {
     int k = 0;
     for (int i = 0; i < BUCKETS && k < max && in_use + cached > in_use_peak + headroom(); i++) {
@@ -82,7 +82,8 @@ static int evict(void **out, int max) {
     return k;
 }
 
-/* Releases cached buffers until the footprint is within the peak again, outside the lock. */
+/* Releases cached buffers until the footprint is within the peak plus the headroom again (the
+   frees happen outside the lock). */
 static void release_excess(void) {
     void *out[EVICT_BATCH];
     int k;
