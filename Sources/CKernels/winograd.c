@@ -51,13 +51,24 @@ static tiling make_tiling(int N, int H, int W) {
    stride measured the weight transform 10x slower). */
 static long plane(long n) { return ((n + 15) & ~15L) + 16; }
 
-/* Image n and the top-left output pixel (y0, x0) of tile t. */
-static inline void tile_origin(const tiling *g, long t, int *n, int *y0, int *x0) {
-    const long per_image = (long)g->th * g->tw;
-    int r = (int)(t % per_image);
-    *n = (int)(t / per_image);
-    *y0 = (r / g->tw) * TILE;
-    *x0 = (r % g->tw) * TILE;
+/* The tile rows a block of tiles touches, and for one of them (rr) its image, top output row,
+   and the tiles [tx0, tx1) of it that are in the block. */
+typedef struct {
+    long row0, rows;
+} block_rows;
+
+static block_rows rows_of_block(const tiling *g, long t0, int tb) {
+    block_rows r = {t0 / g->tw, 0};
+    r.rows = (t0 + tb - 1) / g->tw - r.row0 + 1;
+    return r;
+}
+
+static inline void tile_row(const tiling *g, long t0, int tb, long row, int *n, int *y0, int *tx0, int *tx1) {
+    const long first = row * g->tw;
+    *n = (int)(row / g->th);
+    *y0 = (int)(row % g->th) * TILE;
+    *tx0 = first < t0 ? (int)(t0 - first) : 0;
+    *tx1 = first + g->tw > t0 + tb ? (int)(t0 + tb - first) : g->tw;
 }
 
 static int block_tiles(const tiling *g, int C1, int C2) {
@@ -159,23 +170,23 @@ static void weight_transform(float *U, const float *w, int Out, int In, int adjo
 }
 
 /* V[xi][c][k] = B^T d B for tile t0 + k (k < tb) of channel c of x (N x C x H x W).
-   A row of tiles at a time: its six input rows are copied into a zero-padded buffer, B^T is applied
-   down the columns for the whole row at once (contiguous, vector-wide), then B across each tile's
-   six columns. One tile at a time, gathering and transforming each 6x6 patch in scalar code, this
+   A row of tiles at a time: B^T is applied down the columns of its six input rows for the whole
+   row at once (contiguous, vector-wide; rows outside the image read a zero row), then B across
+   each tile's six columns. One tile at a time, gathering and transforming each 6x6 patch in scalar code, this
    was a fifth of a 64 px training step. */
 TILE_CLONES
 static void input_transform(float *V, const float *x, int C, const tiling *g, long t0, int tb) {
     const long HW = (long)g->H * g->W;
     const long stride = plane((long)C * tb);
-    const long row0 = t0 / g->tw, rows = (t0 + tb - 1) / g->tw - row0 + 1; /* tile rows in the block */
+    const block_rows br = rows_of_block(g, t0, tb);
     const int WP = g->tw * TILE + 2; /* patch columns -1 .. tw*4 */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
-        for (long rr = 0; rr < rows; rr++) {
-            const long row = row0 + rr, first = row * g->tw; /* tile index of this row's tx = 0 */
-            const int n = (int)(row / g->th), y0 = (int)(row % g->th) * TILE - 1;
-            const int tx0 = first < t0 ? (int)(t0 - first) : 0;
-            const int tx1 = first + g->tw > t0 + tb ? (int)(t0 + tb - first) : g->tw;
+        for (long rr = 0; rr < br.rows; rr++) {
+            int n, y0, tx0, tx1;
+            tile_row(g, t0, tb, br.row0 + rr, &n, &y0, &tx0, &tx1);
+            y0 -= 1; /* the patches start one pixel above the tiles */
+            const long first = (br.row0 + rr) * g->tw; /* tile index of this row's tx = 0 */
             const float *p = x + ((long)n * C + c) * HW;
             /* Rows outside the image read a zero row; columns -1 and from W on are zero after B^T too. */
             float zero[WP], t[6][WP];
@@ -205,26 +216,6 @@ static void input_transform(float *V, const float *x, int C, const tiling *g, lo
             }
         }
     }
-}
-
-/* The tile rows a block of tiles touches, and for one of them (rr) its image, top output row,
-   and the tiles [tx0, tx1) of it that are in the block. */
-typedef struct {
-    long row0, rows;
-} block_rows;
-
-static block_rows rows_of_block(const tiling *g, long t0, int tb) {
-    block_rows r = {t0 / g->tw, 0};
-    r.rows = (t0 + tb - 1) / g->tw - r.row0 + 1;
-    return r;
-}
-
-static inline void tile_row(const tiling *g, long t0, int tb, long row, int *n, int *y0, int *tx0, int *tx1) {
-    const long first = row * g->tw;
-    *n = (int)(row / g->th);
-    *y0 = (int)(row % g->th) * TILE;
-    *tx0 = first < t0 ? (int)(t0 - first) : 0;
-    *tx1 = first + g->tw > t0 + tb ? (int)(t0 + tb - first) : g->tw;
 }
 
 /* y tile = A^T M A for tile t0 + k of channel c, cropped to the image: A across each tile's
