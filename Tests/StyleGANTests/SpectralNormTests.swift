@@ -36,7 +36,7 @@ struct SpectralNormTests {
     @Test func discriminatorWithSpectralNormSavesItsVectorsAndBackpropagates() throws {
         var config = Config.tiny
         config.dSpectralNorm = true
-        var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 1) }
+        let ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 1) }
         ckpt.discriminator.powerStep()
         #expect(!ckpt.discriminator.buffers.isEmpty)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sn-\(getpid()).safetensors").path

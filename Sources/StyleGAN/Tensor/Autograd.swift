@@ -107,8 +107,12 @@ private func topologicalOrder(_ roots: [Node]) -> [Node] {
 /// Walks the graph backwards from `outputs` seeded with `seeds`. Returns the gradients gathered
 /// under the keys for which `keep` is true (leaves' tensors, intermediates' nodes); other
 /// gradients are dropped as soon as they are passed on. `leaves` collects the leaf tensors reached.
+/// With `only`, an op computes an input's gradient only if that input leads to one of these keys
+/// (torch.autograd.grad's pruning): R1's gradient with respect to the reals then skips every
+/// conv's weight gradient, a convolution's worth of work per layer that was thrown away.
 private func propagate(_ outputs: [Tensor], seeds: [Tensor], createGraph: Bool,
-                       keep: (ObjectIdentifier) -> Bool, leaves: inout [Tensor]) -> [ObjectIdentifier: Tensor] {
+                       keep: (ObjectIdentifier) -> Bool, only: Set<ObjectIdentifier>? = nil,
+                       leaves: inout [Tensor]) -> [ObjectIdentifier: Tensor] {
     var grads: [ObjectIdentifier: Tensor] = [:]
     var seen = Set<ObjectIdentifier>()
     for (o, s) in zip(outputs, seeds) {
@@ -117,12 +121,28 @@ private func propagate(_ outputs: [Tensor], seeds: [Tensor], createGraph: Bool,
         grads[id] = grads[id].map { $0 + s } ?? s
         if o.gradFn == nil && o.requiresGrad && seen.insert(id).inserted { leaves.append(o) }
     }
+    let order = topologicalOrder(outputs.compactMap(\.gradFn))
+    // Nodes from which a wanted key can be reached (inputs come before their consumers in `order`).
+    var leadsToWanted = Set<ObjectIdentifier>()
+    if let only {
+        for node in order {
+            let id = ObjectIdentifier(node)
+            if only.contains(id) || node.inputs.contains(where: { $0.key.map { only.contains($0) || leadsToWanted.contains($0) } ?? false }) {
+                leadsToWanted.insert(id)
+            }
+        }
+    }
     GradMode.with(createGraph) {
-        for node in topologicalOrder(outputs.compactMap(\.gradFn)).reversed() {
+        for node in order.reversed() {
             let nodeKey = ObjectIdentifier(node)
             guard let g = grads[nodeKey] else { continue }
             if !keep(nodeKey) { grads[nodeKey] = nil }
-            let needs = node.inputs.map(\.requiresGrad)
+            let needs = node.inputs.map { input in
+                guard input.requiresGrad else { return false }
+                guard let only, let key = input.key else { return true }
+                return only.contains(key) || leadsToWanted.contains(key)
+            }
+            guard needs.contains(true) else { continue }
             let inputGrads = node.backward(g, needs)
             precondition(inputGrads.count == node.inputs.count, "\(node.name): backward returned \(inputGrads.count) gradients")
             for (input, ig) in zip(node.inputs, inputGrads) {
@@ -166,7 +186,7 @@ public func gradients(of outputs: [Tensor], wrt inputs: [Tensor], gradOutputs: [
     precondition(seeds.count == outputs.count, "one gradient per output")
     let wanted = Set(inputs.map(gradientKey))
     var leaves: [Tensor] = []
-    let grads = propagate(outputs, seeds: seeds, createGraph: createGraph, keep: { wanted.contains($0) }, leaves: &leaves)
+    let grads = propagate(outputs, seeds: seeds, createGraph: createGraph, keep: { wanted.contains($0) }, only: wanted, leaves: &leaves)
     return inputs.map { grads[gradientKey($0)] ?? Tensor(zeros: $0.shape) }
 }
 
