@@ -100,6 +100,12 @@ public struct Synthesizer {
         GradMode.withoutGrad { Image(generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noise), index: 0) }
     }
 
+    /// Runs `body`, which makes several images, with what the generator derives from its weights
+    /// (scaled weights, Winograd transforms) made once for all of them.
+    public func frozen<T>(_ body: () throws -> T) rethrows -> T {
+        try FrozenWeights.during(keepingTransformsOf: generator.parameters) { try body() }
+    }
+
     /// The image of a seed.
     public func generate(seed: Int, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> Image {
         image(try styles(seed: seed, truncation: truncation), noise: noiseInput(noise, seed: seed))

@@ -104,20 +104,25 @@ public final class TrainingStep {
     func discriminatorStep(_ pass: Pass, reals: Tensor) -> (loss: Float, penalty: Float)? {
         let (g, d) = (networks.generator, networks.discriminator)
         d.powerStep()
-        let fakes: Tensor = GradMode.withoutGrad {
-            let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
-            return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1))
+        // Neither network changes until Adam: what each derives from its weights is made once,
+        // and D's Winograd transforms serve the reals, the fakes, R1 and all their backwards.
+        let stats: [Double]? = FrozenWeights.during(keepingTransformsOf: d.parameters) {
+            let fakes: Tensor = GradMode.withoutGrad {
+                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
+                return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1))
+            }
+            let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
+                             step: UInt32(truncatingIfNeeded: pass.iteration))
+            let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha) }, reals: reals, fakes: fakes,
+                                                          step: pass.iteration, interpolation: eps)
+            // A NaN on any rank makes the mean NaN: all ranks skip together.
+            let stats = collective.mean([Double(lossD.item), Double(penalty)])
+            guard stats[0].isFinite else { return nil }
+            lossD.backward()
+            averager.average(adamD.parameters)
+            return gradientsFinite(adamD) ? stats : nil
         }
-        let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
-                         step: UInt32(truncatingIfNeeded: pass.iteration))
-        let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha) }, reals: reals, fakes: fakes,
-                                                      step: pass.iteration, interpolation: eps)
-        // A NaN on any rank makes the mean NaN: all ranks skip together.
-        let stats = collective.mean([Double(lossD.item), Double(penalty)])
-        guard stats[0].isFinite else { adamD.zeroGrad(); return nil }
-        lossD.backward()
-        averager.average(adamD.parameters)
-        guard gradientsFinite(adamD) else { adamD.zeroGrad(); return nil }
+        guard let stats else { adamD.zeroGrad(); return nil }
         adamD.update()
         if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
         return (Float(stats[0]), Float(stats[1]))
@@ -131,17 +136,20 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in d.parameters { p.requiresGrad = true } }
         g.powerStep()
-        let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
-        let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2))
-        let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha) }, fakes: fakes,
-                                       reals: loss.needsRealsForGenerator ? reals.detached() : nil)
-        let stats = collective.mean([Double(lossG.item)])
-        guard stats[0].isFinite else { adamG.zeroGrad(); return nil }
-        lossG.backward()
-        averager.average(adamG.parameters)
-        guard gradientsFinite(adamG) else { adamG.zeroGrad(); return nil }
+        let result: (stats: [Double], w: Tensor)? = FrozenWeights.during {
+            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
+            let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2))
+            let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha) }, fakes: fakes,
+                                           reals: loss.needsRealsForGenerator ? reals.detached() : nil)
+            let stats = collective.mean([Double(lossG.item)])
+            guard stats[0].isFinite else { return nil }
+            lossG.backward()
+            averager.average(adamG.parameters)
+            return gradientsFinite(adamG) ? (stats, w.detached()) : nil
+        }
+        guard let result else { adamG.zeroGrad(); return nil }
         adamG.update()
-        return (Float(stats[0]), w.detached())
+        return (Float(result.stats[0]), result.w)
     }
 
     func gradientsFinite(_ opt: Adam) -> Bool {

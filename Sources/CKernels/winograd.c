@@ -351,15 +351,21 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
     }
 }
 
+/* Sizes with nothing to compute (y all zero when there are no input channels): 1 when done. */
+static int trivial(float *y, int N, int In, int H, int W, int Out) {
+    if (N <= 0 || Out <= 0 || H <= 0 || W <= 0) return 1;
+    if (In <= 0) {
+        memset(y, 0, sizeof(float) * (size_t)N * Out * H * W);
+        return 1;
+    }
+    return 0;
+}
+
 /* y (N x Out x H x W) from x (N x In x H x W) and the forward's weights w: the forward itself, or
    with `adjoint` the input gradient (In = the forward's Cout, Out = its Cin). */
 static void transformed_conv(float *y, const float *x, const float *w, int N, int In, int H, int W,
                              int Out, int adjoint) {
-    if (N <= 0 || Out <= 0 || H <= 0 || W <= 0) return;
-    if (In <= 0) {
-        memset(y, 0, sizeof(float) * (size_t)N * Out * H * W);
-        return;
-    }
+    if (trivial(y, N, In, H, W, Out)) return;
     float *U = ck_workspace(3, NXI * plane((long)Out * In));
     if (U == NULL) abort();
     weight_transform(U, w, Out, In, adjoint);
@@ -374,6 +380,24 @@ void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Ci
 void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
                                 int W, int Cout) {
     transformed_conv(dx, dy, w, N, Cout, H, W, Cin, 1);
+}
+
+long winograd3x3_weights_floats(int Cin, int Cout) { return NXI * plane((long)Cout * Cin); }
+
+void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout, int adjoint) {
+    if (Cin <= 0 || Cout <= 0) return;
+    if (adjoint) weight_transform(U, w, Cin, Cout, 1);
+    else weight_transform(U, w, Cout, Cin, 0);
+}
+
+void winograd3x3_forward_transformed(float *y, const float *x, const float *U, int N, int Cin, int H,
+                                     int W, int Cout) {
+    if (!trivial(y, N, Cin, H, W, Cout)) convolve(y, x, U, N, Cin, H, W, Cout);
+}
+
+void winograd3x3_backward_input_transformed(float *dx, const float *dy, const float *U, int N, int Cin,
+                                            int H, int W, int Cout) {
+    if (!trivial(dx, N, Cout, H, W, Cin)) convolve(dx, dy, U, N, Cout, H, W, Cin);
 }
 
 void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,

@@ -41,10 +41,12 @@ struct Generate: ParsableCommand {
         }
         try makeOutputFolder(outdir)
         var images: [Image] = []
-        for seed in seedList {
-            let img = try synth.generate(seed: seed, truncation: truncation, noise: noise)
-            try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
-            if grid { images.append(img) }
+        try synth.frozen {
+            for seed in seedList {
+                let img = try synth.generate(seed: seed, truncation: truncation, noise: noise)
+                try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
+                if grid { images.append(img) }
+            }
         }
         if grid {
             try Image.grid(images, columns: Int(Double(images.count).squareRoot().rounded(.up))).writePNG("\(outdir)/grid.png")

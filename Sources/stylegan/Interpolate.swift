@@ -25,8 +25,10 @@ struct Interpolate: ParsableCommand {
         let truncation = try trunc.map { try Truncation(psi: $0) }
         let synth = try Synthesizer.load(network)
         try makeOutputFolder(outdir)
-        let images = try interpolationFrames(synth, seeds: seedList, framesPerSegment: frames, space: space, loop: loop,
-                                             truncation: truncation, noise: noise)
+        let images = try synth.frozen {
+            try interpolationFrames(synth, seeds: seedList, framesPerSegment: frames, space: space, loop: loop,
+                                    truncation: truncation, noise: noise)
+        }
         for (i, img) in images.enumerated() { try img.writePNG(outdir + "/" + String(format: "frame%05d.png", i)) }
         print("wrote \(images.count) frames to \(outdir)")
         if video {

@@ -79,14 +79,16 @@ struct Metrics: ParsableCommand {
             guard genRes <= resolution else {
                 throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the \(resolution)x\(resolution) compared at (--resolution)")
             }
-            for first in stride(from: 0, to: num, by: batch) {
-                let seeds = Array(first..<min(first + batch, num))
-                let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
-                var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .random(seed: UInt64(first))) }
-                var r = genRes
-                while r < resolution { images = images.upsampled2x(); r *= 2 }
-                // ProGAN measured uint8 images: round the fakes to the 0..255 grid as the reals are.
-                setB.add(SlicedWasserstein.quantizedToUInt8Grid(images.detached()))
+            FrozenWeights.during(keepingTransformsOf: g.parameters) {
+                for first in stride(from: 0, to: num, by: batch) {
+                    let seeds = Array(first..<min(first + batch, num))
+                    let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
+                    var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .random(seed: UInt64(first))) }
+                    var r = genRes
+                    while r < resolution { images = images.upsampled2x(); r *= 2 }
+                    // ProGAN measured uint8 images: round the fakes to the 0..255 grid as the reals are.
+                    setB.add(SlicedWasserstein.quantizedToUInt8Grid(images.detached()))
+                }
             }
             print("MS-SWD x1e3: \(network!) (\(genRes)x\(genRes), alpha \(ckpt.alpha), \(num) images) vs \(data) at \(resolution)x\(resolution)")
         }

@@ -24,7 +24,7 @@ struct Mix: ParsableCommand {
             throw ValidationError("--styles \(styles) selects no layers of a \(synth.resolution)x\(synth.resolution) network")
         }
         try makeOutputFolder(outdir)
-        let fig = try styleMixingFigure(synth, rows: rowSeeds, columns: colSeeds, styles: layers, truncation: truncation, noise: noise)
+        let fig = try synth.frozen { try styleMixingFigure(synth, rows: rowSeeds, columns: colSeeds, styles: layers, truncation: truncation, noise: noise) }
         for c in fig.cells { try c.image.writePNG(outdir + "/" + String(format: "mix-row%04d-col%04d.png", c.row, c.column)) }
         try fig.grid.writePNG(outdir + "/grid.png")
         print("wrote grid.png and \(fig.cells.count) cells to \(outdir)")

@@ -46,8 +46,8 @@ public final class EqualizedLinear {
     /// x (N, in) -> (N, out), then leaky ReLU with `slope` (1: linear).
     public func callAsFunction(_ x: Tensor, slope: Float = 1) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == weight.shape[1], "EqualizedLinear: input \(x.shape) for weight \(weight.shape)")
-        let y = matmul(x, weight * scale, transposeB: true)
-        return y.biasLeakyReLU(lrMul == 1 ? bias : bias * lrMul, slope: slope)
+        let y = matmul(x, FrozenWeights.derived(from: weight, "scaled") { weight * scale }, transposeB: true)
+        return y.biasLeakyReLU(lrMul == 1 ? bias : FrozenWeights.derived(from: bias, "scaled") { bias * lrMul }, slope: slope)
     }
 
     public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight), (prefix + ".bias", bias)] }
@@ -117,8 +117,9 @@ public final class EqualizedConv2d {
 
     /// The weight as used: scaled (or spectrally normalised, where the scale would cancel).
     func effectiveWeight() -> Tensor {
-        if let sn = spectralNorm { return sn(weight) }
-        return scale == 1 ? weight : weight * scale
+        if let sn = spectralNorm { return FrozenWeights.derived(from: weight, "normalised") { sn(weight) } }
+        // The weight itself when unscaled: still registered, so its Winograd transform is kept.
+        return FrozenWeights.derived(from: weight, "scaled") { scale == 1 ? weight : weight * scale }
     }
 
     public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same) -> Tensor {
@@ -133,12 +134,14 @@ public final class EqualizedConv2d {
         case .up(fused: true):
             // NVlabs' upscale2d_conv2d: nearest-up folded into the kernel (sum of its 4 shifts),
             // run as a stride-2 transposed conv; (out, in) swap to the transposed conv's layout.
-            return convTranspose2d(x, shiftedSum(w).transposed01(), stride: 2, padding: (k - 1) / 2)
+            let up = FrozenWeights.derived(from: weight, "up") { shiftedSum(w).transposed01() }
+            return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2)
         case .down(fused: false):
             return conv2d(x, w, padding: k / 2).downsampled2x()
         case .down(fused: true):
             // NVlabs' conv2d_downscale2d: the 2x2 mean folded into the kernel, stride 2.
-            return conv2d(x, shiftedSum(w) * 0.25, stride: 2, padding: (k - 1) / 2)
+            let down = FrozenWeights.derived(from: weight, "down") { shiftedSum(w) * 0.25 }
+            return conv2d(x, down, stride: 2, padding: (k - 1) / 2)
         }
     }
 

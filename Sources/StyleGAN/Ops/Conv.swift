@@ -34,7 +34,11 @@ public func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0) 
     let geo = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, pad: padding)
     Kernels.ensure()
     let y = Tensor(uninitialized: geo.outputShape)
-    geo.call { conv2d_forward(y.data, x.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
+    if let u = FrozenWeights.winogradWeights(w, geo, adjoint: false) {
+        winograd3x3_forward_transformed(y.data, x.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
+    } else {
+        geo.call { conv2d_forward(y.data, x.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
+    }
     return record(y, "conv2d", [x, w]) { g, needs in
         [needs[0] ? conv2dInputGrad(g, w, geo) : nil, needs[1] ? conv2dWeightGrad(g, x, geo) : nil]
     }
@@ -46,7 +50,11 @@ func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry) -> Tensor {
                  "conv2d input gradient: dy \(dy.shape), w \(w.shape) for \(geo)")
     Kernels.ensure()
     let dx = Tensor(uninitialized: geo.inputShape)
-    geo.call { conv2d_backward_input(dx.data, dy.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
+    if let u = FrozenWeights.winogradWeights(w, geo, adjoint: true) {
+        winograd3x3_backward_input_transformed(dx.data, dy.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
+    } else {
+        geo.call { conv2d_backward_input(dx.data, dy.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
+    }
     return record(dx, "conv2dInputGrad", [dy, w]) { g, needs in
         // <g, A_w^T dy> = <conv2d(g, w), dy>: so d/ddy = conv2d(g, w), d/dw = weight grad of (dy, g).
         [needs[0] ? conv2d(g, w, stride: geo.stride, padding: geo.pad) : nil,

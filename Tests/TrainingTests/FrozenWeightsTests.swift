@@ -1,0 +1,78 @@
+// Caching what is derived from frozen weights changes generation by no bit and D's gradients by
+// rounding only, really
+// reuses D's Winograd transforms across the reals, the fakes and R1, and cannot go stale: Adam
+// refuses to run while weights are frozen.
+import Testing
+@testable import StyleGAN
+@testable import Training
+
+@Suite("Frozen weights")
+struct FrozenWeightsTests {
+    static func makeStep() -> TrainingStep {
+        var c = Config.small64
+        c.batchSize = 4
+        let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
+        return TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0)
+    }
+
+    /// A D loss with R1 and its backward, as the D step runs it; returns D's gradients.
+    static func discriminatorGradients(_ step: TrainingStep) -> [Tensor] {
+        let (g, d) = (step.networks.generator, step.networks.discriminator)
+        let reals = Tensor(randomNormal: [4, 3, 16, 16], seed: 10)
+        let z = Tensor(randomNormal: [4, g.config.zDim], seed: 11)
+        let fakes = GradMode.withoutGrad { g(z, resolution: 16, alpha: 0.5, noise: .random(seed: 12)) }
+        let eps = Tensor(randomUniform: [4, 1, 1, 1], seed: 13)
+        let (loss, _) = step.loss.discriminatorLoss(d: { d($0, alpha: 0.5) }, reals: reals, fakes: fakes, step: 0, interpolation: eps)
+        loss.backward()
+        defer { step.adamD.zeroGrad() }
+        return d.parameters.map { $0.1.grad ?? Tensor(zeros: $0.1.shape) }
+    }
+
+    @Test func generationIsBitwiseTheSame() {
+        let g = Self.makeStep().networks.generator
+        let z = Tensor(randomNormal: [4, g.config.zDim], seed: 1)
+        func images() -> [Float] { GradMode.withoutGrad { g(z, resolution: 16, alpha: 0.5, noise: .random(seed: 2)) }.scalars }
+        let plain = images()
+        let cached = FrozenWeights.during(keepingTransformsOf: g.parameters) { images() }
+        #expect(plain.count == cached.count && plain == cached)
+    }
+
+    /// Sharing one scaled weight between the reals' and the fakes' graphs sums their gradients
+    /// before the scale instead of after: the same up to rounding.
+    @Test func discriminatorGradientsAreTheSame() {
+        let step = Self.makeStep()
+        let d = step.networks.discriminator
+        let plain = Self.discriminatorGradients(step)
+        let cached = FrozenWeights.during(keepingTransformsOf: d.parameters) { Self.discriminatorGradients(step) }
+        for ((name, _), (a, b)) in zip(d.parameters, zip(cached, plain)) {
+            let scale = b.scalars.map(abs).max() ?? 0
+            let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= 1e-5 * scale + 1e-12, "\(name): differs by \(diff), largest gradient \(scale)")
+        }
+    }
+
+    @Test func discriminatorTransformsAreMadeOncePerStretch() {
+        let step = Self.makeStep()
+        let d = step.networks.discriminator
+        let x = Tensor(randomNormal: [4, 3, 16, 16], seed: 3, requiresGrad: true)
+        FrozenWeights.during(keepingTransformsOf: d.parameters) {
+            func r1Loss() -> Tensor {
+                let score = d(x, alpha: 0.5).sum()
+                let g = gradients(of: [score], wrt: [x], createGraph: true)[0]
+                return score + (g * g).sum()
+            }
+            r1Loss().backward()
+            let made = FrozenWeights.current!.transformsMade
+            #expect(made > 0)
+            r1Loss().backward()  // a second forward, R1 and backward: nothing new to transform
+            #expect(FrozenWeights.current!.transformsMade == made)
+        }
+    }
+
+    @Test func adamRefusesToRunWhileFrozen() async {
+        await #expect(processExitsWith: .failure) {
+            let step = FrozenWeightsTests.makeStep()
+            FrozenWeights.during { step.adamD.update() }
+        }
+    }
+}
