@@ -61,7 +61,7 @@ public struct RunFolder {
             h.write(line)
             try? h.close()
         } else {
-            FileManager.default.createFile(atPath: statsPath, contents: line)
+            _ = FileManager.default.createFile(atPath: statsPath, contents: line)
         }
     }
 }

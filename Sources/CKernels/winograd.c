@@ -4,11 +4,12 @@
    around the image). In the transformed domain a convolution is, for each of the 36 positions xi of
    a 6x6 tile, one matrix product over channels:
        forward:       M[xi] (Cout x T) = U[xi] (Cout x Cin) * V[xi] (Cin x T)
+       input grad:    dV[xi] (Cin x T) = U[xi]^T * Z[xi] (Cout x T)
        weight grad:   dU[xi] (Cout x Cin) += Z[xi] (Cout x T) * V[xi]^T
    with U = G g G^T (weights), V = B^T d B (input patches), Y = A^T M A (output tiles) and, for the
-   weight gradient, Z = A dY A^T and dg = G^T dU G (the transposes of the forward's maps). The input
-   gradient is the forward convolution of dy with the weights transposed (in <-> out) and rotated
-   by 180 degrees. Tiles are processed in blocks whose V and M fit a few tens of MB, so the sgemms
+   gradients, Z = A dY A^T, dx = B dV B^T (summed where patches overlap) and dg = G^T dU G: the
+   transposes of the forward's maps. The input gradient, as the exact adjoint of the forward, uses
+   the forward's U, so weights unchanged between the two are transformed once. Tiles are processed in blocks whose V and M fit a few tens of MB, so the sgemms
    stay long while the transformed data stays in cache. Transforms are OpenMP loops; the sgemms
    thread themselves. */
 #include "winograd.h"
@@ -92,6 +93,16 @@ static inline void bt6(float o[6], const float d[6]) {
     o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
 }
 
+/* B u (the adjoint of B^T) */
+static inline void b6(float o[6], const float u[6]) {
+    o[0] = 4.0f * u[0];
+    o[1] = -4.0f * (u[1] - u[2]) - 2.0f * (u[3] - u[4]) + 4.0f * u[5];
+    o[2] = -5.0f * u[0] - 4.0f * (u[1] + u[2]) - u[3] - u[4];
+    o[3] = u[1] - u[2] + 2.0f * (u[3] - u[4]) - 5.0f * u[5];
+    o[4] = u[0] + u[1] + u[2] + u[3] + u[4];
+    o[5] = u[5];
+}
+
 /* A^T m */
 static inline void at4(float o[4], const float m[6]) {
     float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
@@ -138,22 +149,15 @@ static inline void gt3(float o[3], const float u[6]) {
 /* ---------------------------------------------------------------------------------------------
    2-D transforms over whole tensors */
 
-/* U[xi][o][i] = G g G^T for the 3x3 kernel g of output channel o and input channel i. With
-   `adjoint`, the kernel is that of the input gradient: g(o, i)[a][b] = w[i][o][2-a][2-b], where w is
-   (In x Out x 3 x 3) as stored for the forward. */
-static void weight_transform(float *U, const float *w, int Out, int In, int adjoint) {
+/* U[xi][o][i] = G g G^T for the 3x3 kernel g of output channel o and input channel i of w
+   (Out x In x 3 x 3). */
+static void weight_transform(float *U, const float *w, int Out, int In) {
     const long xs = plane((long)Out * In);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int o = 0; o < Out; o++) {
         for (int i = 0; i < In; i++) {
             float g[3][3];
-            if (!adjoint) {
-                memcpy(g, w + ((long)o * In + i) * 9, sizeof g);
-            } else {
-                const float *k = w + ((long)i * Out + o) * 9;
-                for (int a = 0; a < 3; a++)
-                    for (int b = 0; b < 3; b++) g[a][b] = k[(2 - a) * 3 + (2 - b)];
-            }
+            memcpy(g, w + ((long)o * In + i) * 9, sizeof g);
             float t[6][3]; /* G g, column by column */
             for (int b = 0; b < 3; b++) {
                 float col[3] = {g[0][b], g[1][b], g[2][b]}, out[6];
@@ -213,6 +217,49 @@ static void input_transform(float *V, const float *x, int C, const tiling *g, lo
                     bt6(out, in);
                     for (int b = 0; b < 6; b++) v[(a * 6 + b) * stride + (tx - tx0)] = out[b];
                 }
+            }
+        }
+    }
+}
+
+/* dx += B D B^T for tile t0 + k of channel c (the adjoint of input_transform): each 6x6 patch
+   goes back to the pixels it was read from, those outside the image dropped. Neighbouring patches
+   overlap by two pixels, so one thread takes all tile rows of a channel, in order. */
+TILE_CLONES
+static void input_transform_adjoint(float *dx, const float *D, int C, const tiling *g, long t0, int tb) {
+    const long HW = (long)g->H * g->W;
+    const long stride = plane((long)C * tb);
+    const block_rows br = rows_of_block(g, t0, tb);
+    const int WP = g->tw * TILE + 2; /* patch columns -1 .. tw*4 */
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float t[6][WP];
+        for (long rr = 0; rr < br.rows; rr++) {
+            int n, y0, tx0, tx1;
+            tile_row(g, t0, tb, br.row0 + rr, &n, &y0, &tx0, &tx1);
+            y0 -= 1;
+            const long first = (br.row0 + rr) * g->tw;
+            const float *d = D + (long)c * tb + (first + tx0 - t0);
+            for (int a = 0; a < 6; a++) { /* B across each tile, overlapping tiles summed */
+                for (int i = 0; i < WP; i++) t[a][i] = 0.0f;
+                for (int tx = tx0; tx < tx1; tx++) {
+                    float in[6], out[6];
+                    for (int b = 0; b < 6; b++) in[b] = d[(a * 6 + b) * stride + (tx - tx0)];
+                    b6(out, in);
+                    float *q = &t[a][tx * TILE];
+                    for (int b = 0; b < 6; b++) q[b] += out[b];
+                }
+            }
+            float *p = dx + ((long)n * C + c) * HW;
+            float sink[WP]; /* rows outside the image */
+            float *r[6];
+            for (int a = 0; a < 6; a++) r[a] = (y0 + a >= 0 && y0 + a < g->H) ? p + (long)(y0 + a) * g->W : sink;
+            const int x0 = tx0 * TILE > 0 ? tx0 * TILE : 1, x1 = tx1 * TILE + 2 < g->W + 1 ? tx1 * TILE + 2 : g->W + 1;
+#pragma omp simd
+            for (int i = x0; i < x1; i++) { /* B down each column, into image column i - 1 */
+                float col[6] = {t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]}, out[6];
+                b6(out, col);
+                for (int a = 0; a < 6; a++) r[a][i - 1] += out[a];
             }
         }
     }
@@ -351,53 +398,70 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
     }
 }
 
-/* Sizes with nothing to compute (y all zero when there are no input channels): 1 when done. */
-static int trivial(float *y, int N, int In, int H, int W, int Out) {
-    if (N <= 0 || Out <= 0 || H <= 0 || W <= 0) return 1;
-    if (In <= 0) {
-        memset(y, 0, sizeof(float) * (size_t)N * Out * H * W);
+/* dx (N x In x H x W) = the input gradient of the convolution by U for dy (N x Out x H x W): the
+   forward's adjoint step by step, so it needs the forward's U and no transform of its own:
+   dM = A dy A^T, dV[xi] = U[xi]^T dM[xi], dx = B dV B^T summed over the overlapping patches. */
+static void convolve_adjoint(float *dx, const float *dy, const float *U, int N, int In, int H, int W, int Out) {
+    tiling g = make_tiling(N, H, W);
+    int tb = block_tiles(&g, Out, In);
+    float *Z = ck_workspace(1, NXI * plane((long)Out * tb));
+    float *D = ck_workspace(2, NXI * plane((long)In * tb));
+    if (Z == NULL || D == NULL) abort();
+    memset(dx, 0, sizeof(float) * (size_t)N * In * H * W);
+    for (long t0 = 0; t0 < g.T; t0 += tb) {
+        int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
+        grad_output_transform(Z, dy, Out, &g, t0, nb);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int xi = 0; xi < NXI; xi++)
+            ck_gemm(1, 0, In, nb, Out, 1.0f, U + xi * plane((long)Out * In), In,
+                    Z + xi * plane((long)Out * nb), nb, 0.0f, D + xi * plane((long)In * nb), nb);
+        input_transform_adjoint(dx, D, In, &g, t0, nb);
+    }
+}
+
+/* Sizes with nothing to compute (out all zero when there is nothing to sum over): 1 when done. */
+static int trivial(float *out, int N, int C, int H, int W, int sum_over) {
+    if (N <= 0 || C <= 0 || H <= 0 || W <= 0) return 1;
+    if (sum_over <= 0) {
+        memset(out, 0, sizeof(float) * (size_t)N * C * H * W);
         return 1;
     }
     return 0;
 }
 
-/* y (N x Out x H x W) from x (N x In x H x W) and the forward's weights w: the forward itself, or
-   with `adjoint` the input gradient (In = the forward's Cout, Out = its Cin). */
-static void transformed_conv(float *y, const float *x, const float *w, int N, int In, int H, int W,
-                             int Out, int adjoint) {
-    if (trivial(y, N, In, H, W, Out)) return;
-    float *U = ck_workspace(3, NXI * plane((long)Out * In));
-    if (U == NULL) abort();
-    weight_transform(U, w, Out, In, adjoint);
-    convolve(y, x, U, N, In, H, W, Out);
-}
-
-void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
-                         int Cout) {
-    transformed_conv(y, x, w, N, Cin, H, W, Cout, 0);
-}
-
-void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
-                                int W, int Cout) {
-    transformed_conv(dx, dy, w, N, Cout, H, W, Cin, 1);
-}
-
 long winograd3x3_weights_floats(int Cin, int Cout) { return NXI * plane((long)Cout * Cin); }
 
-void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout, int adjoint) {
-    if (Cin <= 0 || Cout <= 0) return;
-    if (adjoint) weight_transform(U, w, Cin, Cout, 1);
-    else weight_transform(U, w, Cout, Cin, 0);
+void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout) {
+    if (Cin > 0 && Cout > 0) weight_transform(U, w, Cout, Cin);
 }
 
 void winograd3x3_forward_transformed(float *y, const float *x, const float *U, int N, int Cin, int H,
                                      int W, int Cout) {
-    if (!trivial(y, N, Cin, H, W, Cout)) convolve(y, x, U, N, Cin, H, W, Cout);
+    if (!trivial(y, N, Cout, H, W, Cin)) convolve(y, x, U, N, Cin, H, W, Cout);
 }
 
 void winograd3x3_backward_input_transformed(float *dx, const float *dy, const float *U, int N, int Cin,
                                             int H, int W, int Cout) {
-    if (!trivial(dx, N, Cout, H, W, Cin)) convolve(dx, dy, U, N, Cout, H, W, Cin);
+    if (!trivial(dx, N, Cin, H, W, Cout)) convolve_adjoint(dx, dy, U, N, Cin, H, W, Cout);
+}
+
+/* The forward's transformed weights, in the workspace. */
+static const float *transformed_weights(const float *w, int Cin, int Cout) {
+    float *U = ck_workspace(3, winograd3x3_weights_floats(Cin, Cout));
+    if (U == NULL) abort();
+    weight_transform(U, w, Cout, Cin);
+    return U;
+}
+
+void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
+                         int Cout) {
+    if (!trivial(y, N, Cout, H, W, Cin)) convolve(y, x, transformed_weights(w, Cin, Cout), N, Cin, H, W, Cout);
+}
+
+void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
+                                int W, int Cout) {
+    if (!trivial(dx, N, Cin, H, W, Cout))
+        convolve_adjoint(dx, dy, transformed_weights(w, Cin, Cout), N, Cin, H, W, Cout);
 }
 
 void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,

@@ -14,11 +14,12 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
                                  int W, int Cout);
 
 /* For callers that run several convolutions with unchanged weights: the transformed weights U
-   (winograd3x3_weights_floats(Cin, Cout) floats) made once by winograd3x3_transform_weights, for the
-   forward (adjoint 0) or the input gradient (adjoint 1), then passed to the _transformed calls,
-   which are winograd3x3_forward / _backward_input without the transform. */
+   (winograd3x3_weights_floats(Cin, Cout) floats) made once by winograd3x3_transform_weights from w
+   (Cout x Cin x 3 x 3), then passed to the _transformed calls, which are winograd3x3_forward /
+   _backward_input without the transform (the input gradient runs the forward's adjoint, on the
+   same U). */
 long winograd3x3_weights_floats(int Cin, int Cout);
-void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout, int adjoint);
+void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout);
 void winograd3x3_forward_transformed(float *y, const float *x, const float *U, int N, int Cin, int H,
                                      int W, int Cout);
 void winograd3x3_backward_input_transformed(float *dx, const float *dy, const float *U, int N, int Cin,

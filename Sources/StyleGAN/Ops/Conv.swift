@@ -34,7 +34,7 @@ public func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0) 
     let geo = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, pad: padding)
     Kernels.ensure()
     let y = Tensor(uninitialized: geo.outputShape)
-    if let u = FrozenWeights.winogradWeights(w, geo, adjoint: false) {
+    if let u = FrozenWeights.winogradWeights(w, geo) {
         winograd3x3_forward_transformed(y.data, x.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
     } else {
         geo.call { conv2d_forward(y.data, x.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
@@ -50,7 +50,7 @@ func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry) -> Tensor {
                  "conv2d input gradient: dy \(dy.shape), w \(w.shape) for \(geo)")
     Kernels.ensure()
     let dx = Tensor(uninitialized: geo.inputShape)
-    if let u = FrozenWeights.winogradWeights(w, geo, adjoint: true) {
+    if let u = FrozenWeights.winogradWeights(w, geo) {
         winograd3x3_backward_input_transformed(dx.data, dy.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
     } else {
         geo.call { conv2d_backward_input(dx.data, dy.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }

@@ -43,7 +43,7 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     private let reused: Set<ObjectIdentifier>
     /// Derived tensors whose Winograd transforms may be kept (derived from `reused` parameters).
     private var transformable = Set<ObjectIdentifier>()
-    private var transformed: [ObjectIdentifier: (forward: Tensor?, adjoint: Tensor?)] = [:]
+    private var transformed: [ObjectIdentifier: Tensor] = [:]
     private var transformedBytes = 0
     /// Transforms made in this stretch (for tests).
     private(set) var transformsMade = 0
@@ -61,26 +61,24 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
         return value
     }
 
-    /// The Winograd-transformed `w` for the 3x3 convolution `geo` (its input gradient if `adjoint`),
-    /// made once per stretch, when `w` was derived in this stretch from a reused parameter and the
+    /// The Winograd-transformed `w` for the 3x3 convolution `geo` (for the forward and the input
+    /// gradient alike), made once per stretch, when `w` was derived in this stretch from a reused parameter and the
     /// conv takes the Winograd route at a size where keeping the transform pays; nil otherwise
     /// (the kernel transforms it).
-    static func winogradWeights(_ w: Tensor, _ geo: ConvGeometry, adjoint: Bool) -> Tensor? {
+    static func winogradWeights(_ w: Tensor, _ geo: ConvGeometry) -> Tensor? {
         guard let frozen = current, frozen.transformable.contains(ObjectIdentifier(w)),
               geo.kh == 3, geo.kw == 3, geo.stride == 1, geo.pad == 1,
               winograd3x3_used(Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout)) != 0,
               geo.n * ((geo.h + 3) / 4) * ((geo.w + 3) / 4) <= maxTiles else { return nil }
         let id = ObjectIdentifier(w)
-        if let hit = adjoint ? frozen.transformed[id]?.adjoint : frozen.transformed[id]?.forward { return hit }
+        if let hit = frozen.transformed[id] { return hit }
         let floats = winograd3x3_weights_floats(Int32(geo.cin), Int32(geo.cout))
         guard frozen.transformedBytes + floats * 4 <= transformedBudget else { return nil }
         let u = Tensor(uninitialized: [floats])
-        winograd3x3_transform_weights(u.data, w.data, Int32(geo.cin), Int32(geo.cout), adjoint ? 1 : 0)
+        winograd3x3_transform_weights(u.data, w.data, Int32(geo.cin), Int32(geo.cout))
         frozen.transformedBytes += floats * 4
         frozen.transformsMade += 1
-        var entry = frozen.transformed[id] ?? (nil, nil)
-        if adjoint { entry.adjoint = u } else { entry.forward = u }
-        frozen.transformed[id] = entry
+        frozen.transformed[id] = u
         return u
     }
 }
