@@ -247,3 +247,29 @@ void upfirdn2d_ref(float *y, const float *x, const float *f, int P, int H, int W
                 y[((long)p * OH + oy) * OW + ox] = (float)s;
             }
 }
+
+void pixel_shuffle2(float *y, float *x, int P, int H, int W, int inverse) {
+    const long HW = (long)H * W;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int p = 0; p < P; p++) {
+        for (int r = 0; r < H; r++) {
+            float *ph = x + (long)p * 4 * HW + (long)r * W; /* phase (0, 0), row r */
+            for (int a = 0; a < 2; a++) {
+                float *out = y + (long)p * 4 * HW + (long)(2 * r + a) * 2 * W;
+                const float *in0 = ph + (long)(2 * a) * HW, *in1 = ph + (long)(2 * a + 1) * HW;
+                if (!inverse) {
+                    for (int s = 0; s < W; s++) {
+                        out[2 * s] = in0[s];
+                        out[2 * s + 1] = in1[s];
+                    }
+                } else {
+                    float *w0 = (float *)in0, *w1 = (float *)in1;
+                    for (int s = 0; s < W; s++) {
+                        w0[s] = out[2 * s];
+                        w1[s] = out[2 * s + 1];
+                    }
+                }
+            }
+        }
+    }
+}

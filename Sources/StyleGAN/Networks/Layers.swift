@@ -131,9 +131,14 @@ public final class EqualizedConv2d {
             return conv2d(x, w, padding: k / 2)
         case .up(fused: false):
             return conv2d(x.upsampled2x(), w, padding: k / 2)
+        case .up(fused: true) where k == 3:
+            // NVlabs' upscale2d_conv2d, a stride-2 transposed conv with the 4x4 kernel of the
+            // nearest-up folded into w (sum of its 4 shifts): each of its four output phases is a
+            // 2x2 conv of x, so all four are one 3x3 conv with 4x the outputs, on the Winograd route,
+            // then interleaved; 9 multiplies per input pixel and channel pair instead of 16.
+            let phases = FrozenWeights.derived(from: weight, "up phases") { upsamplingPhases(shiftedSum(w)) }
+            return conv2d(x, phases, padding: 1).pixelShuffled2x()
         case .up(fused: true):
-            // NVlabs' upscale2d_conv2d: nearest-up folded into the kernel (sum of its 4 shifts),
-            // run as a stride-2 transposed conv; (out, in) swap to the transposed conv's layout.
             let up = FrozenWeights.derived(from: weight, "up") { shiftedSum(w).transposed01() }
             return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2)
         case .down(fused: false):
@@ -149,6 +154,28 @@ public final class EqualizedConv2d {
 
     /// Advances the spectral-norm estimate, if this layer has one.
     public func powerStep() { spectralNorm?.powerStep(weight) }
+}
+
+/// The 3x3 kernels (4 Cout, Cin, 3, 3) whose conv (padding 1), pixel-shuffled, is the stride-2
+/// transposed conv (padding 1) with the 4x4 kernel s (Cout, Cin, 4, 4): output row 2r reads input
+/// rows r - 1 and r through kernel rows 3 and 1, row 2r + 1 reads rows r and r + 1 through kernel
+/// rows 2 and 0 (the same for columns). Channel 4o + 2a + b is output o's phase (a, b).
+func upsamplingPhases(_ s: Tensor) -> Tensor {
+    let (cout, cin) = (s.shape[0], s.shape[1])
+    precondition(s.rank == 4 && s.shape[2] == 4 && s.shape[3] == 4, "upsamplingPhases: kernel \(s.shape) must be 4x4")
+    // Kernel row (or column) at each of the 3x3 taps, per phase; nil: a zero tap.
+    let taps: [[Int?]] = [[3, 1, nil], [nil, 2, 0]]
+    func pick(_ t: Tensor, axis: Int, _ rows: [Int?]) -> Tensor {
+        var zeroShape = t.shape
+        zeroShape[axis] = 1
+        return concat(rows.map { $0.map { t.narrow(axis: axis, start: $0, length: 1) } ?? Tensor(zeros: zeroShape) }, axis: axis)
+    }
+    var phases: [Tensor] = []
+    for a in 0..<2 {
+        let rows = pick(s, axis: 2, taps[a])
+        for b in 0..<2 { phases.append(pick(rows, axis: 3, taps[b]).reshaped([cout, 1, cin * 9])) }
+    }
+    return concat(phases, axis: 1).reshaped([4 * cout, cin, 3, 3])
 }
 
 /// The (k+1)x(k+1) kernel sum_{dy,dx in {0,1}} of w shifted by (dy, dx): nearest 2x resampling

@@ -80,4 +80,25 @@ extension Tensor {
     public func downsampled2x() -> Tensor {
         upfirdn2d(self, filter: .box2, down: 2, padding: Padding2D(0))
     }
+
+    /// (N, 4C, H, W) -> (N, C, 2H, 2W), channel 4c + 2a + b becoming pixels (2y + a, 2x + b) of
+    /// channel c (PyTorch's pixel_shuffle with factor 2).
+    public func pixelShuffled2x() -> Tensor {
+        precondition(rank == 4 && shape[1] % 4 == 0, "pixelShuffled2x: input \(shape) must be (N, 4C, H, W)")
+        let (n, c, h, w) = (shape[0], shape[1] / 4, shape[2], shape[3])
+        Kernels.ensure()
+        let y = Tensor(uninitialized: [n, c, 2 * h, 2 * w])
+        pixel_shuffle2(y.data, data, Int32(n * c), Int32(h), Int32(w), 0)
+        return record(y, "pixelShuffled2x", [self]) { g, _ in [g.pixelUnshuffled2x()] }
+    }
+
+    /// The inverse (and adjoint) of `pixelShuffled2x`: (N, C, 2H, 2W) -> (N, 4C, H, W).
+    public func pixelUnshuffled2x() -> Tensor {
+        precondition(rank == 4 && shape[2] % 2 == 0 && shape[3] % 2 == 0, "pixelUnshuffled2x: input \(shape) must be (N, C, 2H, 2W)")
+        let (n, c, h, w) = (shape[0], shape[1], shape[2] / 2, shape[3] / 2)
+        Kernels.ensure()
+        let x = Tensor(uninitialized: [n, 4 * c, h, w])
+        pixel_shuffle2(data, x.data, Int32(n * c), Int32(h), Int32(w), 1)
+        return record(x, "pixelUnshuffled2x", [self]) { g, _ in [g.pixelShuffled2x()] }
+    }
 }

@@ -1,0 +1,38 @@
+// The generator's fused 2x upsampling conv (>= 128 px) runs as one 3x3 conv with 4x the outputs,
+// pixel-shuffled: the same values and gradients as the stride-2 transposed conv it replaces, and
+// the pixel shuffle is exactly PyTorch's pixel_shuffle(2) with its inverse as adjoint.
+import Testing
+@testable import StyleGAN
+
+@Suite("Upsampling phases")
+struct UpsamplingPhasesTests {
+    @Test func pixelShuffleIsTheDefinition() {
+        let x = Tensor(randomNormal: [2, 12, 3, 5], seed: 1)
+        let y = x.pixelShuffled2x()
+        #expect(y.shape == [2, 3, 6, 10])
+        for n in 0..<2 { for c in 0..<3 { for r in 0..<3 { for s in 0..<5 { for a in 0..<2 { for b in 0..<2 {
+            let want = x.data[((n * 12 + 4 * c + 2 * a + b) * 3 + r) * 5 + s]
+            #expect(y.data[((n * 3 + c) * 6 + 2 * r + a) * 10 + 2 * s + b] == want)
+        } } } } } }
+        #expect(y.pixelUnshuffled2x().scalars == x.scalars)
+    }
+
+    @Test(arguments: [[1, 1, 1, 1, 1], [2, 3, 5, 4, 7], [3, 8, 6, 16, 9]])
+    func phasesMatchTheTransposedConv(_ c: [Int]) {
+        let (n, cin, cout, h, w) = (c[0], c[1], c[2], c[3], c[4])
+        let x = Tensor(randomNormal: [n, cin, h, w], seed: 2, requiresGrad: true)
+        let k = Tensor(randomNormal: [cout, cin, 3, 3], seed: 3, requiresGrad: true)
+        let dy = Tensor(randomNormal: [n, cout, 2 * h, 2 * w], seed: 4)
+        let viaTransposed = convTranspose2d(x, shiftedSum(k).transposed01(), stride: 2, padding: 1)
+        let viaPhases = conv2d(x, upsamplingPhases(shiftedSum(k)), padding: 1).pixelShuffled2x()
+        #expect(viaPhases.shape == viaTransposed.shape)
+        let scale = viaTransposed.scalars.map(abs).max()!
+        #expect(zip(viaPhases.scalars, viaTransposed.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+        let g1 = gradients(of: [viaTransposed], wrt: [x, k], gradOutputs: [dy])
+        let g2 = gradients(of: [viaPhases], wrt: [x, k], gradOutputs: [dy])
+        for (a, b) in zip(g2, g1) {
+            let s = b.scalars.map(abs).max()!
+            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * s })
+        }
+    }
+}
