@@ -143,6 +143,12 @@ public final class EqualizedConv2d {
             return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2)
         case .down(fused: false):
             return conv2d(x, w, padding: k / 2).downsampled2x()
+        case .down(fused: true) where k == 3:
+            // NVlabs' conv2d_downscale2d, a stride-2 conv with the 2x2 mean folded into a 4x4
+            // kernel: on x's four pixel phases it is one 3x3 conv (Winograd), 9 multiplies per
+            // output pixel and channel pair instead of 16.
+            let phases = FrozenWeights.derived(from: weight, "down phases") { downsamplingPhases(shiftedSum(w) * 0.25) }
+            return conv2d(x.pixelUnshuffled2x(), phases, padding: 1)
         case .down(fused: true):
             // NVlabs' conv2d_downscale2d: the 2x2 mean folded into the kernel, stride 2.
             let down = FrozenWeights.derived(from: weight, "down") { shiftedSum(w) * 0.25 }
@@ -162,20 +168,33 @@ public final class EqualizedConv2d {
 /// rows 2 and 0 (the same for columns). Channel 4o + 2a + b is output o's phase (a, b).
 func upsamplingPhases(_ s: Tensor) -> Tensor {
     let (cout, cin) = (s.shape[0], s.shape[1])
-    precondition(s.rank == 4 && s.shape[2] == 4 && s.shape[3] == 4, "upsamplingPhases: kernel \(s.shape) must be 4x4")
-    // Kernel row (or column) at each of the 3x3 taps, per phase; nil: a zero tap.
-    let taps: [[Int?]] = [[3, 1, nil], [nil, 2, 0]]
+    let phases = fourPhases(s, taps: [[3, 1, nil], [nil, 2, 0]]).map { $0.reshaped([cout, 1, cin * 9]) }
+    return concat(phases, axis: 1).reshaped([4 * cout, cin, 3, 3])
+}
+
+/// The 3x3 kernels (Cout, 4 Cin, 3, 3) whose conv (padding 1) of the pixel-unshuffled input is the
+/// stride-2 conv (padding 1) with the 4x4 kernel s (Cout, Cin, 4, 4): output row r reads input rows
+/// 2r - 1 .. 2r + 2, that is odd row r - 1, even row r, odd row r and even row r + 1, through
+/// kernel rows 0 to 3. Input channel 4c + 2a + b is channel c's phase (a, b).
+func downsamplingPhases(_ s: Tensor) -> Tensor {
+    let (cout, cin) = (s.shape[0], s.shape[1])
+    let phases = fourPhases(s, taps: [[nil, 1, 3], [0, 2, nil]]).map { $0.reshaped([cout, cin, 1, 9]) }
+    return concat(phases, axis: 2).reshaped([cout, 4 * cin, 3, 3])
+}
+
+/// For phases (a, b) in order (0,0), (0,1), (1,0), (1,1): the 3x3 kernels whose tap (i, j) is the
+/// 4x4 kernel's (taps[a][i], taps[b][j]), or zero where either is nil.
+private func fourPhases(_ s: Tensor, taps: [[Int?]]) -> [Tensor] {
+    precondition(s.rank == 4 && s.shape[2] == 4 && s.shape[3] == 4, "phases of a 4x4 kernel, not \(s.shape)")
     func pick(_ t: Tensor, axis: Int, _ rows: [Int?]) -> Tensor {
         var zeroShape = t.shape
         zeroShape[axis] = 1
         return concat(rows.map { $0.map { t.narrow(axis: axis, start: $0, length: 1) } ?? Tensor(zeros: zeroShape) }, axis: axis)
     }
-    var phases: [Tensor] = []
-    for a in 0..<2 {
+    return (0..<2).flatMap { a in
         let rows = pick(s, axis: 2, taps[a])
-        for b in 0..<2 { phases.append(pick(rows, axis: 3, taps[b]).reshaped([cout, 1, cin * 9])) }
+        return (0..<2).map { b in pick(rows, axis: 3, taps[b]) }
     }
-    return concat(phases, axis: 1).reshaped([4 * cout, cin, 3, 3])
 }
 
 /// The (k+1)x(k+1) kernel sum_{dy,dx in {0,1}} of w shifted by (dy, dx): nearest 2x resampling

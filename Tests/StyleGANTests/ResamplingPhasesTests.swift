@@ -1,11 +1,12 @@
-// The generator's fused 2x upsampling conv (>= 128 px) runs as one 3x3 conv with 4x the outputs,
-// pixel-shuffled: the same values and gradients as the stride-2 transposed conv it replaces, and
-// the pixel shuffle is exactly PyTorch's pixel_shuffle(2) with its inverse as adjoint.
+// The fused 2x resampling convs (>= 128 px) run as 3x3 convs over pixel phases: G's upsampling as
+// one conv with 4x the outputs, pixel-shuffled; D's downsampling as one conv of the
+// pixel-unshuffled input. Same values and gradients as the stride-2 (transposed) convs they
+// replace; the pixel shuffle is exactly PyTorch's pixel_shuffle(2), its inverse its adjoint.
 import Testing
 @testable import StyleGAN
 
-@Suite("Upsampling phases")
-struct UpsamplingPhasesTests {
+@Suite("Resampling phases")
+struct ResamplingPhasesTests {
     @Test func pixelShuffleIsTheDefinition() {
         let x = Tensor(randomNormal: [2, 12, 3, 5], seed: 1)
         let y = x.pixelShuffled2x()
@@ -29,6 +30,25 @@ struct UpsamplingPhasesTests {
         let scale = viaTransposed.scalars.map(abs).max()!
         #expect(zip(viaPhases.scalars, viaTransposed.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
         let g1 = gradients(of: [viaTransposed], wrt: [x, k], gradOutputs: [dy])
+        let g2 = gradients(of: [viaPhases], wrt: [x, k], gradOutputs: [dy])
+        for (a, b) in zip(g2, g1) {
+            let s = b.scalars.map(abs).max()!
+            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * s })
+        }
+    }
+
+    @Test(arguments: [[1, 1, 1, 2, 2], [2, 3, 5, 4, 8], [3, 8, 6, 16, 10]])
+    func phasesMatchTheStridedConv(_ c: [Int]) {
+        let (n, cin, cout, h, w) = (c[0], c[1], c[2], c[3], c[4])
+        let x = Tensor(randomNormal: [n, cin, h, w], seed: 5, requiresGrad: true)
+        let k = Tensor(randomNormal: [cout, cin, 3, 3], seed: 6, requiresGrad: true)
+        let dy = Tensor(randomNormal: [n, cout, h / 2, w / 2], seed: 7)
+        let viaStride = conv2d(x, shiftedSum(k) * 0.25, stride: 2, padding: 1)
+        let viaPhases = conv2d(x.pixelUnshuffled2x(), downsamplingPhases(shiftedSum(k) * 0.25), padding: 1)
+        #expect(viaPhases.shape == viaStride.shape)
+        let scale = viaStride.scalars.map(abs).max()!
+        #expect(zip(viaPhases.scalars, viaStride.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+        let g1 = gradients(of: [viaStride], wrt: [x, k], gradOutputs: [dy])
         let g2 = gradients(of: [viaPhases], wrt: [x, k], gradOutputs: [dy])
         for (a, b) in zip(g2, g1) {
             let s = b.scalars.map(abs).max()!
