@@ -85,3 +85,90 @@ void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
         }
     }
 }
+
+/* ---------------------------------------------------------------------------------------------
+   Products with A read in place: C (M,N) = op(A) B, 64 columns of B at a time. OpenBLAS packs all
+   of A before multiplying, and with few columns the packing costs as much as the product (11% of
+   an 8 px training step, where Winograd's products have 32 columns); this machine's OpenBLAS also
+   runs its AVX2 kernels. Here a block of R rows of C (R x NV vectors of accumulators, 24 in all)
+   takes one broadcast of A and NV loads of B per multiply-add step; A (op(A)'s element (m, k) at
+   m * ars + k * acs) is read once per 64 columns. */
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define UNPACKED_KERNEL(R, NV)                                                                       \
+    __attribute__((target("avx512f"))) static void unpacked_##R##x##NV(                              \
+        int K, const float *A, long ars, long acs, const float *B, long ldb, float *C, long ldc,     \
+        __mmask16 last) {                                                                            \
+        __m512 acc[R][NV];                                                                           \
+        for (int r = 0; r < R; r++)                                                                  \
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();                            \
+        for (int k = 0; k < K; k++) {                                                                \
+            const float *b = B + (long)k * ldb, *a = A + (long)k * acs;                              \
+            __m512 bv[NV];                                                                           \
+            for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);                    \
+            bv[NV - 1] = _mm512_maskz_loadu_ps(last, b + 16 * (NV - 1));                             \
+            for (int r = 0; r < R; r++) {                                                            \
+                __m512 av = _mm512_set1_ps(a[r * ars]);                                              \
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);      \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < R; r++) {                                                                \
+            float *c = C + (long)r * ldc;                                                            \
+            for (int v = 0; v < NV - 1; v++) _mm512_storeu_ps(c + 16 * v, acc[r][v]);                \
+            _mm512_mask_storeu_ps(c + 16 * (NV - 1), last, acc[r][NV - 1]);                          \
+        }                                                                                            \
+    }
+
+/* 24 accumulators per block whatever the width; one-row blocks for the rows left over. */
+UNPACKED_KERNEL(24, 1)
+UNPACKED_KERNEL(12, 2)
+UNPACKED_KERNEL(8, 3)
+UNPACKED_KERNEL(6, 4)
+UNPACKED_KERNEL(1, 1)
+UNPACKED_KERNEL(1, 2)
+UNPACKED_KERNEL(1, 3)
+UNPACKED_KERNEL(1, 4)
+
+typedef void (*unpacked_fn)(int, const float *, long, long, const float *, long, float *, long, __mmask16);
+
+__attribute__((target("avx512f"))) static void unpacked_avx512(int M, int N, int K, const float *A, long ars,
+                                                             long acs, const float *B, long ldb, float *C,
+                                                             long ldc) {
+    static const unpacked_fn block[4] = {unpacked_24x1, unpacked_12x2, unpacked_8x3, unpacked_6x4};
+    static const unpacked_fn single[4] = {unpacked_1x1, unpacked_1x2, unpacked_1x3, unpacked_1x4};
+    static const int rows[4] = {24, 12, 8, 6};
+    for (int n0 = 0; n0 < N; n0 += 64) {
+        int w = N - n0 < 64 ? N - n0 : 64;
+        int nv = (w + 15) / 16;
+        __mmask16 last = (__mmask16)(w % 16 ? (1u << (w % 16)) - 1 : 0xFFFFu);
+        int R = rows[nv - 1], m = 0;
+        for (; m + R <= M; m += R)
+            block[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, C + (long)m * ldc + n0, ldc, last);
+        for (; m < M; m++)
+            single[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, C + (long)m * ldc + n0, ldc, last);
+    }
+}
+
+static int have_avx512(void) {
+    static int known = -1;
+    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return known;
+}
+#else
+static int have_avx512(void) { return 0; }
+static void unpacked_avx512(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                          float *C, long ldc) {
+    (void)M, (void)N, (void)K, (void)A, (void)ars, (void)acs, (void)B, (void)ldb, (void)C, (void)ldc;
+}
+#endif
+
+void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                    float *C, long ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || !have_avx512()) {
+        ck_gemm(transA, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+        return;
+    }
+    unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, C, ldc);
+}

@@ -9,9 +9,10 @@
    with U = G g G^T (weights), V = B^T d B (input patches), Y = A^T M A (output tiles) and, for the
    gradients, Z = A dY A^T, dx = B dV B^T (summed where patches overlap) and dg = G^T dU G: the
    transposes of the forward's maps. The input gradient, as the exact adjoint of the forward, uses
-   the forward's U, so weights unchanged between the two are transformed once. Tiles are processed in blocks whose V and M fit a few tens of MB, so the sgemms
-   stay long while the transformed data stays in cache. Transforms are OpenMP loops; the sgemms
-   thread themselves. */
+   the forward's U, so weights unchanged between the two are transformed once. Tiles are processed
+   in blocks whose V and M fit a few MB, so the products stay long while the transformed data stays
+   in cache. Transforms are OpenMP loops; the forward's and the input gradient's products read the
+   transformed weights in place (ck_gemm_unpacked), the weight gradient's run on OpenBLAS. */
 #include "winograd.h"
 
 #include <stdlib.h>
@@ -392,8 +393,8 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
         input_transform(V, x, In, &g, t0, nb);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
-            ck_gemm(0, 0, Out, nb, In, 1.0f, U + xi * plane((long)Out * In), In,
-                    V + xi * plane((long)In * nb), nb, 0.0f, M + xi * plane((long)Out * nb), nb);
+            ck_gemm_unpacked(0, Out, nb, In, U + xi * plane((long)Out * In), In, V + xi * plane((long)In * nb), nb,
+                    M + xi * plane((long)Out * nb), nb);
         output_transform(y, M, Out, &g, t0, nb);
     }
 }
@@ -413,8 +414,8 @@ static void convolve_adjoint(float *dx, const float *dy, const float *U, int N, 
         grad_output_transform(Z, dy, Out, &g, t0, nb);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
-            ck_gemm(1, 0, In, nb, Out, 1.0f, U + xi * plane((long)Out * In), In,
-                    Z + xi * plane((long)Out * nb), nb, 0.0f, D + xi * plane((long)In * nb), nb);
+            ck_gemm_unpacked(1, In, nb, Out, U + xi * plane((long)Out * In), In, Z + xi * plane((long)Out * nb), nb,
+                    D + xi * plane((long)In * nb), nb);
         input_transform_adjoint(dx, D, In, &g, t0, nb);
     }
 }

@@ -1,6 +1,6 @@
 // ck_sgemm (OpenBLAS in blocks over OpenMP threads) against its naive twin: every transpose
 // combination, alpha and beta, odd sizes, both ways of splitting, and BLAS's rule that beta 0
-// never reads C.
+// never reads C. ck_gemm_unpacked (A read in place, AVX-512) likewise, on every block shape it has.
 import CKernels
 import Testing
 
@@ -42,4 +42,31 @@ func sgemmMatchesReference(_ trans: (Bool, Bool)) {
 @Test func threadCountIsPositive() {
     ck_init()
     #expect(ck_num_threads() >= 1)
+}
+
+/// Widths 1-200 reach every kernel (1-4 vectors per 64 columns, masked tails, several column
+/// blocks); row counts leave every kind of remainder after the 24 / 12 / 8 / 6-row blocks; strides
+/// wider than the matrices, as Winograd's planes have.
+@Test(arguments: [false, true])
+func unpackedProductMatchesReference(_ transA: Bool) {
+    for (m, n, k) in [(1, 1, 1), (5, 16, 3), (25, 17, 9), (30, 32, 64), (49, 48, 33), (13, 63, 7),
+                      (64, 64, 512), (7, 65, 20), (97, 130, 31), (24, 200, 16)] {
+        let (lda, ldb, ldc) = ((transA ? m : k) + 3, n + 5, n + 2)
+        let a = randomArray(count: (transA ? k : m) * lda, seed: UInt64(m * 7 + k))
+        let b = randomArray(count: k * ldb, seed: UInt64(n * 3 + k))
+        var c = [Float](repeating: .nan, count: m * ldc)
+        ck_gemm_unpacked(transA ? 1 : 0, Int32(m), Int32(n), Int32(k), a, lda, b, ldb, &c, ldc)
+        // The reference on the same values, packed densely.
+        var ad = [Float](), bd = [Float]()
+        for r in 0..<(transA ? k : m) { ad += a[(r * lda)..<(r * lda + (transA ? m : k))] }
+        for r in 0..<k { bd += b[(r * ldb)..<(r * ldb + n)] }
+        var ref = [Float](repeating: 0, count: m * n)
+        ck_sgemm_ref(transA ? 1 : 0, 0, Int32(m), Int32(n), Int32(k), 1, ad, bd, 0, &ref)
+        let got = (0..<m).flatMap { r in c[(r * ldc)..<(r * ldc + n)] }
+        let e = maxRelDifference(got, ref)
+        print("unpacked product transA \(transA) \(m)x\(n)x\(k): max rel diff \(e)")
+        #expect(e <= 1e-5, "\(m)x\(n)x\(k)")
+        // Columns past n of each row of C (the row stride's slack) are left alone.
+        #expect((0..<m).allSatisfy { r in c[(r * ldc + n)..<(r * ldc + ldc)].allSatisfy(\.isNaN) })
+    }
 }
