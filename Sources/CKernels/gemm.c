@@ -98,8 +98,8 @@ void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
 
 #define UNPACKED_KERNEL(R, NV)                                                                       \
     __attribute__((target("avx512f"))) static void unpacked_##R##x##NV(                              \
-        int K, const float *A, long ars, long acs, const float *B, long ldb, float *C, long ldc,     \
-        __mmask16 last) {                                                                            \
+        int K, const float *A, long ars, long acs, const float *B, long ldb, float beta, float *C,   \
+        long ldc, __mmask16 last) {                                                                  \
         __m512 acc[R][NV];                                                                           \
         for (int r = 0; r < R; r++)                                                                  \
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();                            \
@@ -115,6 +115,13 @@ void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
         }                                                                                            \
         for (int r = 0; r < R; r++) {                                                                \
             float *c = C + (long)r * ldc;                                                            \
+            if (beta != 0.0f) { /* like BLAS, C is not read when beta is 0 */                        \
+                const __m512 bb = _mm512_set1_ps(beta);                                              \
+                for (int v = 0; v < NV - 1; v++)                                                     \
+                    acc[r][v] = _mm512_fmadd_ps(bb, _mm512_loadu_ps(c + 16 * v), acc[r][v]);         \
+                acc[r][NV - 1] = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(last, c + 16 * (NV - 1)), \
+                                                 acc[r][NV - 1]);                                    \
+            }                                                                                        \
             for (int v = 0; v < NV - 1; v++) _mm512_storeu_ps(c + 16 * v, acc[r][v]);                \
             _mm512_mask_storeu_ps(c + 16 * (NV - 1), last, acc[r][NV - 1]);                          \
         }                                                                                            \
@@ -130,11 +137,11 @@ UNPACKED_KERNEL(1, 2)
 UNPACKED_KERNEL(1, 3)
 UNPACKED_KERNEL(1, 4)
 
-typedef void (*unpacked_fn)(int, const float *, long, long, const float *, long, float *, long, __mmask16);
+typedef void (*unpacked_fn)(int, const float *, long, long, const float *, long, float, float *, long, __mmask16);
 
 __attribute__((target("avx512f"))) static void unpacked_avx512(int M, int N, int K, const float *A, long ars,
-                                                             long acs, const float *B, long ldb, float *C,
-                                                             long ldc) {
+                                                             long acs, const float *B, long ldb, float beta,
+                                                             float *C, long ldc) {
     static const unpacked_fn block[4] = {unpacked_24x1, unpacked_12x2, unpacked_8x3, unpacked_6x4};
     static const unpacked_fn single[4] = {unpacked_1x1, unpacked_1x2, unpacked_1x3, unpacked_1x4};
     static const int rows[4] = {24, 12, 8, 6};
@@ -144,9 +151,9 @@ __attribute__((target("avx512f"))) static void unpacked_avx512(int M, int N, int
         __mmask16 last = (__mmask16)(w % 16 ? (1u << (w % 16)) - 1 : 0xFFFFu);
         int R = rows[nv - 1], m = 0;
         for (; m + R <= M; m += R)
-            block[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, C + (long)m * ldc + n0, ldc, last);
+            block[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, beta, C + (long)m * ldc + n0, ldc, last);
         for (; m < M; m++)
-            single[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, C + (long)m * ldc + n0, ldc, last);
+            single[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, beta, C + (long)m * ldc + n0, ldc, last);
     }
 }
 
@@ -158,17 +165,17 @@ static int have_avx512(void) {
 #else
 static int have_avx512(void) { return 0; }
 static void unpacked_avx512(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
-                          float *C, long ldc) {
-    (void)M, (void)N, (void)K, (void)A, (void)ars, (void)acs, (void)B, (void)ldb, (void)C, (void)ldc;
+                            float beta, float *C, long ldc) {
+    (void)M, (void)N, (void)K, (void)A, (void)ars, (void)acs, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
 }
 #endif
 
 void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
-                    float *C, long ldc) {
+                      float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || !have_avx512()) {
-        ck_gemm(transA, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+        ck_gemm(transA, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, C, ldc);
+    unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, beta, C, ldc);
 }

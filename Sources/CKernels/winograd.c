@@ -11,8 +11,8 @@
    transposes of the forward's maps. The input gradient, as the exact adjoint of the forward, uses
    the forward's U, so weights unchanged between the two are transformed once. Tiles are processed
    in blocks whose V and M fit a few MB, so the products stay long while the transformed data stays
-   in cache. Transforms are OpenMP loops; the forward's and the input gradient's products read the
-   transformed weights in place (ck_gemm_unpacked), the weight gradient's run on OpenBLAS. */
+   in cache. Transforms are OpenMP loops; the products read their left operand in place
+   (ck_gemm_unpacked). */
 #include "winograd.h"
 
 #include <stdlib.h>
@@ -394,7 +394,7 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
 #pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
             ck_gemm_unpacked(0, Out, nb, In, U + xi * plane((long)Out * In), In, V + xi * plane((long)In * nb), nb,
-                    M + xi * plane((long)Out * nb), nb);
+                             0.0f, M + xi * plane((long)Out * nb), nb);
         output_transform(y, M, Out, &g, t0, nb);
     }
 }
@@ -415,7 +415,7 @@ static void convolve_adjoint(float *dx, const float *dy, const float *U, int N, 
 #pragma omp parallel for schedule(dynamic, 1)
         for (int xi = 0; xi < NXI; xi++)
             ck_gemm_unpacked(1, In, nb, Out, U + xi * plane((long)Out * In), In, Z + xi * plane((long)Out * nb), nb,
-                    D + xi * plane((long)In * nb), nb);
+                             0.0f, D + xi * plane((long)In * nb), nb);
         input_transform_adjoint(dx, D, In, &g, t0, nb);
     }
 }
@@ -465,6 +465,14 @@ void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int 
         convolve_adjoint(dx, dy, transformed_weights(w, Cin, Cout), N, Cin, H, W, Cout);
 }
 
+/* t (cols x rows) = the transpose of m (rows x cols), both dense, in 16 x 16 blocks. */
+static void transpose(float *t, const float *m, int rows, int cols) {
+    for (int r0 = 0; r0 < rows; r0 += 16)
+        for (int c0 = 0; c0 < cols; c0 += 16)
+            for (int r = r0; r < r0 + 16 && r < rows; r++)
+                for (int c = c0; c < c0 + 16 && c < cols; c++) t[(long)c * rows + r] = m[(long)r * cols + c];
+}
+
 void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
                                  int W, int Cout) {
     if (Cout <= 0 || Cin <= 0) return;
@@ -483,10 +491,14 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
         input_transform(V, x, Cin, &g, t0, nb);
         grad_output_transform(Z, dy, Cout, &g, t0, nb);
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int xi = 0; xi < NXI; xi++)
-            ck_gemm(0, 1, Cout, Cin, nb, 1.0f, Z + xi * plane((long)Cout * nb), nb,
-                    V + xi * plane((long)Cin * nb), nb, t0 == 0 ? 0.0f : 1.0f,
-                    dU + xi * plane((long)Cout * Cin), Cin);
+        for (int xi = 0; xi < NXI; xi++) {
+            /* dU += Z V^T, with V^T (nb x Cin) copied out so the product reads its rows. */
+            float *Vt = ck_workspace(4, (long)nb * Cin);
+            if (Vt == NULL) abort();
+            transpose(Vt, V + xi * plane((long)Cin * nb), Cin, nb);
+            ck_gemm_unpacked(0, Cout, Cin, nb, Z + xi * plane((long)Cout * nb), nb, Vt, Cin,
+                             t0 == 0 ? 0.0f : 1.0f, dU + xi * plane((long)Cout * Cin), Cin);
+        }
     }
     weight_grad_transform(dw, dU, Cout, Cin);
 }

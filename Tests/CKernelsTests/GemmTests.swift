@@ -55,7 +55,7 @@ func unpackedProductMatchesReference(_ transA: Bool) {
         let a = randomArray(count: (transA ? k : m) * lda, seed: UInt64(m * 7 + k))
         let b = randomArray(count: k * ldb, seed: UInt64(n * 3 + k))
         var c = [Float](repeating: .nan, count: m * ldc)
-        ck_gemm_unpacked(transA ? 1 : 0, Int32(m), Int32(n), Int32(k), a, lda, b, ldb, &c, ldc)
+        ck_gemm_unpacked(transA ? 1 : 0, Int32(m), Int32(n), Int32(k), a, lda, b, ldb, 0, &c, ldc)
         // The reference on the same values, packed densely.
         var ad = [Float](), bd = [Float]()
         for r in 0..<(transA ? k : m) { ad += a[(r * lda)..<(r * lda + (transA ? m : k))] }
@@ -68,5 +68,12 @@ func unpackedProductMatchesReference(_ transA: Bool) {
         #expect(e <= 1e-5, "\(m)x\(n)x\(k)")
         // Columns past n of each row of C (the row stride's slack) are left alone.
         #expect((0..<m).allSatisfy { r in c[(r * ldc + n)..<(r * ldc + ldc)].allSatisfy(\.isNaN) })
+        // beta: C = op(A) B + beta C, on the result just checked.
+        let c1 = c
+        ck_gemm_unpacked(transA ? 1 : 0, Int32(m), Int32(n), Int32(k), a, lda, b, ldb, -0.5, &c, ldc)
+        let got2 = (0..<m).flatMap { r in c[(r * ldc)..<(r * ldc + n)] }
+        var want2 = [Float]()
+        for r in 0..<m { for j in 0..<n { want2.append(ref[r * n + j] - 0.5 * c1[r * ldc + j]) } }
+        #expect(maxRelDifference(got2, want2) <= 1e-5, "beta, \(m)x\(n)x\(k)")
     }
 }

@@ -9,12 +9,12 @@ void ck_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 /* The same with explicit leading dimensions (row strides) of A, B and C. */
 void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, long lda,
              const float *B, long ldb, float beta, float *C, long ldc);
-/* C (M,N) = op(A) B (alpha 1, beta 0) with A read in place rather than packed, on AVX-512:
+/* C (M,N) = op(A) B + beta C (alpha 1; C not read when beta is 0) with A read in place rather than packed, on AVX-512:
    for products whose A fits in L2 (Winograd's 36 products per convolution), where it measured
    faster than ck_gemm (this machine's OpenBLAS runs its AVX2 kernels, and packs all of A, as costly
    as the product itself when B has few columns). Single-threaded (for use inside OpenMP loops);
    ck_gemm where AVX-512 is missing. */
 void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
-                    float *C, long ldc);
+                      float beta, float *C, long ldc);
 void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                   const float *B, float beta, float *C);
