@@ -28,9 +28,28 @@ static void gemm1(int transA, int transB, int M, int N, int K, float alpha, cons
                 M, N, K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+static int have_avx512(void);
+void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                      float beta, float *C, long ldc);
+
+/* Up to this many columns of B, ck_gemm runs ck_gemm_unpacked on blocks of A's rows. */
+#define UNPACKED_MAX_COLUMNS 512
+
 void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, long lda,
              const float *B, long ldb, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
+    if (!transB && alpha == 1.0f && K > 0 && N <= UNPACKED_MAX_COLUMNS && have_avx512()) {
+        int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+        int step = ((M + threads - 1) / threads + 23) / 24 * 24;
+        int parts = (M + step - 1) / step;
+#pragma omp parallel for num_threads(parts) schedule(static, 1) if (parts > 1)
+        for (int p = 0; p < parts; p++) {
+            int lo = p * step, hi = lo + step < M ? lo + step : M;
+            ck_gemm_unpacked(transA, hi - lo, N, K, transA ? A + lo : A + (long)lo * lda, lda, B, ldb, beta,
+                             C + (long)lo * ldc, ldc);
+        }
+        return;
+    }
     /* BLAS rejects a leading dimension of 0 even when that matrix is empty (K == 0). */
     if (lda < 1) lda = 1;
     if (ldb < 1) ldb = 1;

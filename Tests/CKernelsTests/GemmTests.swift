@@ -19,13 +19,17 @@ private func gemmBoth(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha:
 func sgemmMatchesReference(_ trans: (Bool, Bool)) {
     // The last three are large enough to be split over threads: by columns (130 and 200 wide, the
     // last block short) and by rows (C 300 x 20).
-    for (m, n, k) in [(1, 1, 1), (7, 5, 9), (33, 17, 65), (64, 130, 48), (129, 200, 40), (300, 20, 64)] {
-        let c0 = randomArray(count: m * n, seed: UInt64(m + n))
-        let (fast, ref) = gemmBoth(transA: trans.0, transB: trans.1, m: m, n: n, k: k,
-                                   alpha: 0.75, beta: -1.5, c0: c0, seed: UInt64(k))
-        let e = maxRelDifference(fast, ref)
-        print("sgemm transA \(trans.0) transB \(trans.1) \(m)x\(n)x\(k): max rel diff \(e)")
-        #expect(e <= 1e-5)
+    // Alpha 1 without transB takes ck_gemm_unpacked over blocks of rows (C up to 512 columns wide),
+    // split over threads when large (300 rows).
+    for (m, n, k) in [(1, 1, 1), (7, 5, 9), (33, 17, 65), (64, 130, 48), (129, 200, 40), (300, 20, 64), (300, 600, 30)] {
+        for alpha: Float in [0.75, 1] {
+            let c0 = randomArray(count: m * n, seed: UInt64(m + n))
+            let (fast, ref) = gemmBoth(transA: trans.0, transB: trans.1, m: m, n: n, k: k,
+                                       alpha: alpha, beta: -1.5, c0: c0, seed: UInt64(k))
+            let e = maxRelDifference(fast, ref)
+            print("sgemm transA \(trans.0) transB \(trans.1) alpha \(alpha) \(m)x\(n)x\(k): max rel diff \(e)")
+            #expect(e <= 1e-5)
+        }
     }
 }
 
