@@ -7,6 +7,18 @@ import Testing
 
 @Suite("Resampling phases")
 struct ResamplingPhasesTests {
+    /// Values, and gradients with respect to `inputs` for the output gradient `dy`, within 1e-5 of
+    /// each one's largest magnitude.
+    func expectSame(_ got: Tensor, _ want: Tensor, wrt inputs: [Tensor], gradOutput dy: Tensor) {
+        #expect(got.shape == want.shape)
+        let pairs = [(got, want)] + zip(gradients(of: [got], wrt: inputs, gradOutputs: [dy]),
+                                        gradients(of: [want], wrt: inputs, gradOutputs: [dy])).map { ($0, $1) }
+        for (a, b) in pairs {
+            let scale = b.scalars.map(abs).max()!
+            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+        }
+    }
+
     @Test func pixelShuffleIsTheDefinition() {
         let x = Tensor(randomNormal: [2, 12, 3, 5], seed: 1)
         let y = x.pixelShuffled2x()
@@ -26,15 +38,7 @@ struct ResamplingPhasesTests {
         let dy = Tensor(randomNormal: [n, cout, 2 * h, 2 * w], seed: 4)
         let viaTransposed = convTranspose2d(x, shiftedSum(k).transposed01(), stride: 2, padding: 1)
         let viaPhases = conv2d(x, upsamplingPhases(shiftedSum(k)), padding: 1).pixelShuffled2x()
-        #expect(viaPhases.shape == viaTransposed.shape)
-        let scale = viaTransposed.scalars.map(abs).max()!
-        #expect(zip(viaPhases.scalars, viaTransposed.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
-        let g1 = gradients(of: [viaTransposed], wrt: [x, k], gradOutputs: [dy])
-        let g2 = gradients(of: [viaPhases], wrt: [x, k], gradOutputs: [dy])
-        for (a, b) in zip(g2, g1) {
-            let s = b.scalars.map(abs).max()!
-            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * s })
-        }
+        expectSame(viaPhases, viaTransposed, wrt: [x, k], gradOutput: dy)
     }
 
     @Test(arguments: [[1, 1, 1, 2, 2], [2, 3, 5, 4, 8], [3, 8, 6, 16, 10]])
@@ -45,14 +49,6 @@ struct ResamplingPhasesTests {
         let dy = Tensor(randomNormal: [n, cout, h / 2, w / 2], seed: 7)
         let viaStride = conv2d(x, shiftedSum(k) * 0.25, stride: 2, padding: 1)
         let viaPhases = conv2d(x.pixelUnshuffled2x(), downsamplingPhases(shiftedSum(k) * 0.25), padding: 1)
-        #expect(viaPhases.shape == viaStride.shape)
-        let scale = viaStride.scalars.map(abs).max()!
-        #expect(zip(viaPhases.scalars, viaStride.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
-        let g1 = gradients(of: [viaStride], wrt: [x, k], gradOutputs: [dy])
-        let g2 = gradients(of: [viaPhases], wrt: [x, k], gradOutputs: [dy])
-        for (a, b) in zip(g2, g1) {
-            let s = b.scalars.map(abs).max()!
-            #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * s })
-        }
+        expectSame(viaPhases, viaStride, wrt: [x, k], gradOutput: dy)
     }
 }
