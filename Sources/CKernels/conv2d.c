@@ -340,9 +340,13 @@ static int empty(const conv_shape *s) {
     return s->N <= 0 || s->Cin <= 0 || s->Cout <= 0 || s->OH <= 0 || s->OW <= 0;
 }
 
+int conv2d_winograd(int N, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad) {
+    return KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout);
+}
+
 void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
                     int Cout, int KH, int KW, int stride, int pad) {
-    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+    if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
         winograd3x3_forward(y, x, w, N, Cin, H, W, Cout);
         return;
     }
@@ -379,7 +383,7 @@ void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, in
 
 void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
                            int W, int Cout, int KH, int KW, int stride, int pad) {
-    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+    if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
         winograd3x3_backward_input(dx, dy, w, N, Cin, H, W, Cout);
         return;
     }
@@ -417,7 +421,7 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, in
 
 void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
                             int W, int Cout, int KH, int KW, int stride, int pad) {
-    if (KH == 3 && KW == 3 && stride == 1 && pad == 1 && winograd3x3_used(N, Cin, H, W, Cout)) {
+    if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
         winograd3x3_backward_weight(dw, dy, x, N, Cin, H, W, Cout);
         return;
     }

@@ -29,8 +29,6 @@ static void gemm1(int transA, int transB, int M, int N, int K, float alpha, cons
 }
 
 static int have_avx512(void);
-void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
-                      float beta, float *C, long ldc);
 
 /* Up to this many columns of B, ck_gemm runs ck_gemm_unpacked on blocks of A's rows. */
 #define UNPACKED_MAX_COLUMNS 512

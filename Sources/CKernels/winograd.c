@@ -526,5 +526,7 @@ int winograd3x3_used(int N, int Cin, int H, int W, int Cout) {
     if (!enabled) return 0;
     (void)Cin, (void)Cout;
     /* Below a few tiles the weight transform (36 x Cin x Cout) outweighs the saved products. */
-    return (long)N * ((H + 3) / 4) * ((W + 3) / 4) >= 16;
+    return winograd3x3_tiles(N, H, W) >= 16;
 }
+
+long winograd3x3_tiles(int N, int H, int W) { return make_tiling(N, H, W).T; }

@@ -4,7 +4,7 @@
      OH = (H + 2*pad - KH) / stride + 1,  OW = (W + 2*pad - KW) / stride + 1
    Every function overwrites its output. backward_input with (dy, w) is also the transposed
    convolution of dy (PyTorch's conv_transpose2d with weight w laid out (in=Cout, out=Cin, KH, KW)),
-   which is how the fused 2x upsample conv runs. */
+   which is how a fused 2x upsample conv with other than a 3x3 kernel runs. */
 #pragma once
 
 void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
@@ -15,6 +15,10 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, in
 /* dw (Cout, Cin, KH, KW) = gradient of sum(y * dy) with respect to w. */
 void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
                             int W, int Cout, int KH, int KW, int stride, int pad);
+
+/* Whether the three functions above take the Winograd route (winograd.h) for this convolution:
+   3x3, stride 1, pad 1, and winograd3x3_used says so. */
+int conv2d_winograd(int N, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
 
 /* Naive loops, the reference the fast versions are tested against. */
 void conv2d_forward_ref(float *y, const float *x, const float *w, int N, int Cin, int H, int W,

@@ -31,3 +31,6 @@ void winograd3x3_backward_input_transformed(float *dx, const float *dy, const fl
 int winograd3x3_used(int N, int Cin, int H, int W, int Cout);
 /* Turns the route on or off for the calling thread; returns whether it was on. */
 int winograd3x3_set_enabled(int on);
+/* The 4x4 output tiles of N images of H x W (the columns of the transformed products, all blocks). */
+long winograd3x3_tiles(int N, int H, int W);
+

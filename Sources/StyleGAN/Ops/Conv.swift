@@ -24,8 +24,13 @@ public struct ConvGeometry: Equatable {
     }
 
     /// Calls a conv2d kernel with this geometry's sizes.
-    func call(_ f: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Void) {
+    func call<R>(_ f: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> R) -> R {
         f(Int32(n), Int32(cin), Int32(h), Int32(w), Int32(cout), Int32(kh), Int32(kw), Int32(stride), Int32(pad))
+    }
+
+    /// Calls a winograd3x3 kernel (3x3, stride 1, pad 1 implied) with this geometry's sizes.
+    func callWinograd(_ f: (Int32, Int32, Int32, Int32, Int32) -> Void) {
+        f(Int32(n), Int32(cin), Int32(h), Int32(w), Int32(cout))
     }
 }
 
@@ -35,7 +40,7 @@ public func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0) 
     Kernels.ensure()
     let y = Tensor(uninitialized: geo.outputShape)
     if let u = FrozenWeights.winogradWeights(w, geo) {
-        winograd3x3_forward_transformed(y.data, x.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
+        geo.callWinograd { winograd3x3_forward_transformed(y.data, x.data, u.data, $0, $1, $2, $3, $4) }
     } else {
         geo.call { conv2d_forward(y.data, x.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
     }
@@ -51,7 +56,7 @@ func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry) -> Tensor {
     Kernels.ensure()
     let dx = Tensor(uninitialized: geo.inputShape)
     if let u = FrozenWeights.winogradWeights(w, geo) {
-        winograd3x3_backward_input_transformed(dx.data, dy.data, u.data, Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout))
+        geo.callWinograd { winograd3x3_backward_input_transformed(dx.data, dy.data, u.data, $0, $1, $2, $3, $4) }
     } else {
         geo.call { conv2d_backward_input(dx.data, dy.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8) }
     }

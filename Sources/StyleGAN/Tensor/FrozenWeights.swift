@@ -67,9 +67,8 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     /// nil otherwise (the kernel transforms it).
     static func winogradWeights(_ w: Tensor, _ geo: ConvGeometry) -> Tensor? {
         guard let frozen = current, frozen.transformable.contains(ObjectIdentifier(w)),
-              geo.kh == 3, geo.kw == 3, geo.stride == 1, geo.pad == 1,
-              winograd3x3_used(Int32(geo.n), Int32(geo.cin), Int32(geo.h), Int32(geo.w), Int32(geo.cout)) != 0,
-              geo.n * ((geo.h + 3) / 4) * ((geo.w + 3) / 4) <= maxTiles else { return nil }
+              geo.call(conv2d_winograd) != 0,
+              winograd3x3_tiles(Int32(geo.n), Int32(geo.h), Int32(geo.w)) <= maxTiles else { return nil }
         let id = ObjectIdentifier(w)
         if let hit = frozen.transformed[id] { return hit }
         let floats = winograd3x3_weights_floats(Int32(geo.cin), Int32(geo.cout))
