@@ -11,6 +11,8 @@
 
 #include <cblas.h>
 
+#include "workspace.h"
+
 extern int omp_get_max_threads(void);
 extern int omp_in_parallel(void);
 extern void openblas_set_num_threads(int);
@@ -32,21 +34,53 @@ static int have_avx512(void);
 
 /* Up to this many columns of B, ck_gemm runs ck_gemm_unpacked on blocks of A's rows. */
 #define UNPACKED_MAX_COLUMNS 512
+/* Products with a transposed B of at most this many rows (K), and C of at least this many rows,
+   run on ck_gemm_unpacked after a copy of B^T. */
+#define TRANSPOSED_MAX_K 512
+#define TRANSPOSED_MIN_ROWS 64
+
+/* C = op(A) B + beta C on ck_gemm_unpacked, one block of rows per thread. */
+static void unpacked_rows(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                          float beta, float *C, long ldc) {
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    int step = ((M + threads - 1) / threads + 23) / 24 * 24;
+    int parts = (M + step - 1) / step;
+#pragma omp parallel for num_threads(parts) schedule(static, 1) if (parts > 1)
+    for (int p = 0; p < parts; p++) {
+        int lo = p * step, hi = lo + step < M ? lo + step : M;
+        ck_gemm_unpacked(transA, hi - lo, N, K, transA ? A + lo : A + (long)lo * lda, lda, B, ldb, beta,
+                         C + (long)lo * ldc, ldc);
+    }
+}
+
+/* t (cols x rows, dense) = the transpose of m (rows x cols, row stride ld), in 16 x 16 blocks. */
+static void transpose_blocks(float *t, const float *m, long ld, int rows, int cols) {
+    const int blocks = (rows + 15) / 16;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)rows * cols >= (1L << 16))
+    for (int b = 0; b < blocks; b++)
+        for (int c0 = 0; c0 < cols; c0 += 16)
+            for (int r = b * 16; r < b * 16 + 16 && r < rows; r++)
+                for (int c = c0; c < c0 + 16 && c < cols; c++) t[(long)c * rows + r] = m[(long)r * ld + c];
+}
 
 void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, long lda,
              const float *B, long ldb, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
-    if (!transB && alpha == 1.0f && K > 0 && N <= UNPACKED_MAX_COLUMNS && have_avx512()) {
-        int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-        int step = ((M + threads - 1) / threads + 23) / 24 * 24;
-        int parts = (M + step - 1) / step;
-#pragma omp parallel for num_threads(parts) schedule(static, 1) if (parts > 1)
-        for (int p = 0; p < parts; p++) {
-            int lo = p * step, hi = lo + step < M ? lo + step : M;
-            ck_gemm_unpacked(transA, hi - lo, N, K, transA ? A + lo : A + (long)lo * lda, lda, B, ldb, beta,
-                             C + (long)lo * ldc, ldc);
+    if (alpha == 1.0f && K > 0 && have_avx512()) {
+        if (!transB && N <= UNPACKED_MAX_COLUMNS) {
+            unpacked_rows(transA, M, N, K, A, lda, B, ldb, beta, C, ldc);
+            return;
         }
-        return;
+        /* A conv's weight gradient (dy times the patches' transpose, K = the pixels of a chunk):
+           B^T copied out costs 1/M of the product, and OpenBLAS ran it at 60% of the speed. */
+        if (transB && K <= TRANSPOSED_MAX_K && M >= TRANSPOSED_MIN_ROWS) {
+            float *Bt = ck_workspace(6, (long)K * N);
+            if (Bt != NULL) {
+                transpose_blocks(Bt, B, ldb, N, K);
+                unpacked_rows(transA, M, N, K, A, lda, Bt, N, beta, C, ldc);
+                return;
+            }
+        }
     }
     /* BLAS rejects a leading dimension of 0 even when that matrix is empty (K == 0). */
     if (lda < 1) lda = 1;

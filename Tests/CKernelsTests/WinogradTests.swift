@@ -34,6 +34,9 @@ private func reference(_ f: (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?
     ConvCase(n: 2, cin: 6, h: 9, w: 13, cout: 7, k: 3, stride: 1, pad: 1),
     ConvCase(n: 8, cin: 16, h: 32, w: 32, cout: 8, k: 3, stride: 1, pad: 1),
     ConvCase(n: 4, cin: 512, h: 8, w: 8, cout: 512, k: 3, stride: 1, pad: 1),
+    // Few tiles: the weight gradient's blocked path, with partial blocks of channel pairs (30 =
+    // 2 x 12 + 6 rows, 200 = 128 + 72 columns) and partial 16-lane groups.
+    ConvCase(n: 2, cin: 200, h: 8, w: 8, cout: 30, k: 3, stride: 1, pad: 1),
     ConvCase(n: 3, cin: 20, h: 96, w: 100, cout: 20, k: 3, stride: 1, pad: 1),
     // More tiles than one block holds (6M floats / (36 x 640) = 273 tiles per block), the last
     // block partial.
