@@ -136,7 +136,7 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in d.parameters { p.requiresGrad = true } }
         g.powerStep()
-        let result: (stats: [Double], w: Tensor)? = FrozenWeights.during {
+        let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) {
             let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
             let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2))
             let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha) }, fakes: fakes,
