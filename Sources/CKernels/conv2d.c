@@ -345,9 +345,9 @@ int conv2d_winograd(int N, int Cin, int H, int W, int Cout, int KH, int KW, int 
 }
 
 void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
-                    int Cout, int KH, int KW, int stride, int pad) {
+                    int Cout, int KH, int KW, int stride, int pad, float gain) {
     if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
-        winograd3x3_forward(y, x, w, N, Cin, H, W, Cout);
+        winograd3x3_forward(y, x, w, N, Cin, H, W, Cout, gain);
         return;
     }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
@@ -372,19 +372,19 @@ void conv2d_forward(float *y, const float *x, const float *w, int N, int Cin, in
             im2col(cols, width, x, &s, &c);
         }
         if (pl.per_sample) {
-            ck_gemm(0, 0, Cout, (int)width, (int)s.K, 1.0f, w, s.K, B, ldb, 0.0f,
+            ck_gemm(0, 0, Cout, (int)width, (int)s.K, gain, w, s.K, B, ldb, 0.0f,
                     y + (long)c.n0 * Cout * s.OHW + c.p0, s.OHW);
         } else {
-            ck_gemm(0, 0, Cout, (int)width, (int)s.K, 1.0f, w, s.K, B, ldb, 0.0f, tmp, width);
+            ck_gemm(0, 0, Cout, (int)width, (int)s.K, gain, w, s.K, B, ldb, 0.0f, tmp, width);
             chunk_to_nchw(y, tmp, Cout, &s, &c);
         }
     }
 }
 
 void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
-                           int W, int Cout, int KH, int KW, int stride, int pad) {
+                           int W, int Cout, int KH, int KW, int stride, int pad, float gain) {
     if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
-        winograd3x3_backward_input(dx, dy, w, N, Cin, H, W, Cout);
+        winograd3x3_backward_input(dx, dy, w, N, Cin, H, W, Cout, gain);
         return;
     }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
@@ -410,19 +410,19 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w, int N, in
         }
         if (pl.per_sample && s.identity) {
             /* 1x1 without stride or padding: col2im is the identity, write dx directly. */
-            ck_gemm(1, 0, Cin, (int)width, Cout, 1.0f, w, Cin, B, ldb, 0.0f,
+            ck_gemm(1, 0, Cin, (int)width, Cout, gain, w, Cin, B, ldb, 0.0f,
                     dx + (long)c.n0 * Cin * HW + c.p0, HW);
         } else {
-            ck_gemm(1, 0, (int)s.K, (int)width, Cout, 1.0f, w, s.K, B, ldb, 0.0f, cols, width);
+            ck_gemm(1, 0, (int)s.K, (int)width, Cout, gain, w, s.K, B, ldb, 0.0f, cols, width);
             col2im(dx, cols, width, &s, &c);
         }
     }
 }
 
 void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
-                            int W, int Cout, int KH, int KW, int stride, int pad) {
+                            int W, int Cout, int KH, int KW, int stride, int pad, float gain) {
     if (conv2d_winograd(N, Cin, H, W, Cout, KH, KW, stride, pad)) {
-        winograd3x3_backward_weight(dw, dy, x, N, Cin, H, W, Cout);
+        winograd3x3_backward_weight(dw, dy, x, N, Cin, H, W, Cout, gain);
         return;
     }
     conv_shape s = make_shape(N, Cin, H, W, Cout, KH, KW, stride, pad);
@@ -452,7 +452,7 @@ void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, i
         } else {
             im2col(cols, width, x, &s, &c);
         }
-        ck_gemm(0, 1, Cout, (int)s.K, (int)width, 1.0f, A, lda, B, ldb, i == 0 ? 0.0f : 1.0f, dw, s.K);
+        ck_gemm(0, 1, Cout, (int)s.K, (int)width, gain, A, lda, B, ldb, i == 0 ? 0.0f : 1.0f, dw, s.K);
     }
 }
 

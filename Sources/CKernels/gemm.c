@@ -39,17 +39,20 @@ static int have_avx512(void);
 #define TRANSPOSED_MAX_K 512
 #define TRANSPOSED_MIN_ROWS 64
 
-/* C = op(A) B + beta C on ck_gemm_unpacked, one block of rows per thread. */
-static void unpacked_rows(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
-                          float beta, float *C, long ldc) {
+static void gemm_unpacked(int transA, int M, int N, int K, float alpha, const float *A, long lda, const float *B,
+                          long ldb, float beta, float *C, long ldc);
+
+/* C = alpha op(A) B + beta C on the unpacked kernels, one block of rows per thread. */
+static void unpacked_rows(int transA, int M, int N, int K, float alpha, const float *A, long lda, const float *B,
+                          long ldb, float beta, float *C, long ldc) {
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     int step = ((M + threads - 1) / threads + 23) / 24 * 24;
     int parts = (M + step - 1) / step;
 #pragma omp parallel for num_threads(parts) schedule(static, 1) if (parts > 1)
     for (int p = 0; p < parts; p++) {
         int lo = p * step, hi = lo + step < M ? lo + step : M;
-        ck_gemm_unpacked(transA, hi - lo, N, K, transA ? A + lo : A + (long)lo * lda, lda, B, ldb, beta,
-                         C + (long)lo * ldc, ldc);
+        gemm_unpacked(transA, hi - lo, N, K, alpha, transA ? A + lo : A + (long)lo * lda, lda, B, ldb, beta,
+                      C + (long)lo * ldc, ldc);
     }
 }
 
@@ -66,9 +69,9 @@ static void transpose_blocks(float *t, const float *m, long ld, int rows, int co
 void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, long lda,
              const float *B, long ldb, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
-    if (alpha == 1.0f && K > 0 && have_avx512()) {
+    if (K > 0 && have_avx512()) {
         if (!transB && N <= UNPACKED_MAX_COLUMNS) {
-            unpacked_rows(transA, M, N, K, A, lda, B, ldb, beta, C, ldc);
+            unpacked_rows(transA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
         /* A conv's weight gradient (dy times the patches' transpose, K = the pixels of a chunk):
@@ -77,7 +80,7 @@ void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
             float *Bt = ck_workspace(6, (long)K * N);
             if (Bt != NULL) {
                 transpose_blocks(Bt, B, ldb, N, K);
-                unpacked_rows(transA, M, N, K, A, lda, Bt, N, beta, C, ldc);
+                unpacked_rows(transA, M, N, K, alpha, A, lda, Bt, N, beta, C, ldc);
                 return;
             }
         }
@@ -149,8 +152,8 @@ void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
 
 #define UNPACKED_KERNEL(R, NV)                                                                       \
     __attribute__((target("avx512f"))) static void unpacked_##R##x##NV(                              \
-        int K, const float *A, long ars, long acs, const float *B, long ldb, float beta, float *C,   \
-        long ldc, __mmask16 last) {                                                                  \
+        int K, const float *A, long ars, long acs, const float *B, long ldb, float alpha, float beta, \
+        float *C, long ldc, __mmask16 last) {                                                        \
         __m512 acc[R][NV];                                                                           \
         for (int r = 0; r < R; r++)                                                                  \
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();                            \
@@ -166,6 +169,8 @@ void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, cons
         }                                                                                            \
         for (int r = 0; r < R; r++) {                                                                \
             float *c = C + (long)r * ldc;                                                            \
+            if (alpha != 1.0f)                                                                       \
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_mul_ps(_mm512_set1_ps(alpha), acc[r][v]); \
             if (beta != 0.0f) { /* like BLAS, C is not read when beta is 0 */                        \
                 const __m512 bb = _mm512_set1_ps(beta);                                              \
                 for (int v = 0; v < NV - 1; v++)                                                     \
@@ -188,11 +193,12 @@ UNPACKED_KERNEL(1, 2)
 UNPACKED_KERNEL(1, 3)
 UNPACKED_KERNEL(1, 4)
 
-typedef void (*unpacked_fn)(int, const float *, long, long, const float *, long, float, float *, long, __mmask16);
+typedef void (*unpacked_fn)(int, const float *, long, long, const float *, long, float, float, float *, long,
+                            __mmask16);
 
 __attribute__((target("avx512f"))) static void unpacked_avx512(int M, int N, int K, const float *A, long ars,
-                                                             long acs, const float *B, long ldb, float beta,
-                                                             float *C, long ldc) {
+                                                             long acs, const float *B, long ldb, float alpha,
+                                                             float beta, float *C, long ldc) {
     static const unpacked_fn block[4] = {unpacked_24x1, unpacked_12x2, unpacked_8x3, unpacked_6x4};
     static const unpacked_fn single[4] = {unpacked_1x1, unpacked_1x2, unpacked_1x3, unpacked_1x4};
     static const int rows[4] = {24, 12, 8, 6};
@@ -202,9 +208,9 @@ __attribute__((target("avx512f"))) static void unpacked_avx512(int M, int N, int
         __mmask16 last = (__mmask16)(w % 16 ? (1u << (w % 16)) - 1 : 0xFFFFu);
         int R = rows[nv - 1], m = 0;
         for (; m + R <= M; m += R)
-            block[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, beta, C + (long)m * ldc + n0, ldc, last);
+            block[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, alpha, beta, C + (long)m * ldc + n0, ldc, last);
         for (; m < M; m++)
-            single[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, beta, C + (long)m * ldc + n0, ldc, last);
+            single[nv - 1](K, A + (long)m * ars, ars, acs, B + n0, ldb, alpha, beta, C + (long)m * ldc + n0, ldc, last);
     }
 }
 
@@ -216,17 +222,24 @@ static int have_avx512(void) {
 #else
 static int have_avx512(void) { return 0; }
 static void unpacked_avx512(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
-                            float beta, float *C, long ldc) {
-    (void)M, (void)N, (void)K, (void)A, (void)ars, (void)acs, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+                            float alpha, float beta, float *C, long ldc) {
+    (void)M, (void)N, (void)K, (void)A, (void)ars, (void)acs, (void)B, (void)ldb, (void)alpha, (void)beta, (void)C,
+        (void)ldc;
 }
 #endif
 
-void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
-                      float beta, float *C, long ldc) {
+/* ck_gemm_unpacked with alpha. */
+static void gemm_unpacked(int transA, int M, int N, int K, float alpha, const float *A, long lda, const float *B,
+                          long ldb, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || !have_avx512()) {
-        ck_gemm(transA, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        ck_gemm(transA, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, beta, C, ldc);
+    unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, alpha, beta, C, ldc);
+}
+
+void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda, const float *B, long ldb,
+                      float beta, float *C, long ldc) {
+    gemm_unpacked(transA, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }

@@ -150,13 +150,13 @@ static inline void gt3(float o[3], const float u[6]) {
 /* ---------------------------------------------------------------------------------------------
    2-D transforms over whole tensors */
 
-/* U[xi][o][i] = G g G^T for the 3x3 kernel g of output channel o and input channel i of w
+/* U[xi][o][i] = gain G g G^T for the 3x3 kernel g of output channel o and input channel i of w
    (Out x In x 3 x 3). Sixteen input channels at a time, so that each of the 36 outputs is one
    vector store of consecutive floats: one kernel at a time, 36 scattered scalar stores made this
    transform 12% of an 8 px training step (it writes 36 x In x Out floats, more than the cache). */
 #define WT_LANES 16
 TILE_CLONES
-static void weight_transform(float *U, const float *w, int Out, int In) {
+static void weight_transform(float *U, const float *w, int Out, int In, float gain) {
     const long xs = plane((long)Out * In);
     const int blocks = (In + WT_LANES - 1) / WT_LANES;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -179,7 +179,7 @@ static void weight_transform(float *U, const float *w, int Out, int In) {
                 for (int a = 0; a < 6; a++) {
                     float out[6];
                     g6(out, t[a]);
-                    for (int b = 0; b < 6; b++) dst[(a * 6 + b) * xs + l] = out[b];
+                    for (int b = 0; b < 6; b++) dst[(a * 6 + b) * xs + l] = gain * out[b];
                 }
             }
         }
@@ -366,11 +366,12 @@ static void grad_output_transform(float *Z, const float *dy, int C, const tiling
     }
 }
 
-/* dw[o][i] = G^T dU[.][o][i] G for the rows x cols block of channel pairs whose dU is at dU
+/* dw[o][i] = gain G^T dU[.][o][i] G for the rows x cols block of channel pairs whose dU is at dU
    (plane stride xs, row stride ld), written at dw (rows of In kernels). Sixteen input channels at a time (vector loads of the 36 planes), as the
    forward's weight transform. */
 TILE_CLONES
-static void weight_grad_transform(float *dw, int In, const float *dU, long xs, long ld, int rows, int cols) {
+static void weight_grad_transform(float *dw, int In, const float *dU, long xs, long ld, int rows, int cols,
+                                  float gain) {
     for (int r = 0; r < rows; r++) {
         for (int i0 = 0; i0 < cols; i0 += WT_LANES) {
             const int n = cols - i0 < WT_LANES ? cols - i0 : WT_LANES;
@@ -389,7 +390,7 @@ static void weight_grad_transform(float *dw, int In, const float *dU, long xs, l
                 for (int a = 0; a < 3; a++) {
                     float out[3];
                     gt3(out, t[a]);
-                    for (int b = 0; b < 3; b++) k[a * 3 + b][l] = out[b];
+                    for (int b = 0; b < 3; b++) k[a * 3 + b][l] = gain * out[b];
                 }
             }
             /* Scalar: vectorised, these nine-float strides become scatters, which took half of
@@ -457,8 +458,8 @@ static int trivial(float *out, int N, int C, int H, int W, int sum_over) {
 
 long winograd3x3_weights_floats(int Cin, int Cout) { return NXI * plane((long)Cout * Cin); }
 
-void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout) {
-    if (Cin > 0 && Cout > 0) weight_transform(U, w, Cout, Cin);
+void winograd3x3_transform_weights(float *U, const float *w, int Cin, int Cout, float gain) {
+    if (Cin > 0 && Cout > 0) weight_transform(U, w, Cout, Cin, gain);
 }
 
 void winograd3x3_forward_transformed(float *y, const float *x, const float *U, int N, int Cin, int H,
@@ -472,22 +473,22 @@ void winograd3x3_backward_input_transformed(float *dx, const float *dy, const fl
 }
 
 /* The forward's transformed weights, in the workspace. */
-static const float *transformed_weights(const float *w, int Cin, int Cout) {
+static const float *transformed_weights(const float *w, int Cin, int Cout, float gain) {
     float *U = ck_workspace(3, winograd3x3_weights_floats(Cin, Cout));
     if (U == NULL) abort();
-    weight_transform(U, w, Cout, Cin);
+    weight_transform(U, w, Cout, Cin, gain);
     return U;
 }
 
 void winograd3x3_forward(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
-                         int Cout) {
-    if (!trivial(y, N, Cout, H, W, Cin)) convolve(y, x, transformed_weights(w, Cin, Cout), N, Cin, H, W, Cout);
+                         int Cout, float gain) {
+    if (!trivial(y, N, Cout, H, W, Cin)) convolve(y, x, transformed_weights(w, Cin, Cout, gain), N, Cin, H, W, Cout);
 }
 
 void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int N, int Cin, int H,
-                                int W, int Cout) {
+                                int W, int Cout, float gain) {
     if (!trivial(dx, N, Cin, H, W, Cout))
-        convolve_adjoint(dx, dy, transformed_weights(w, Cin, Cout), N, Cin, H, W, Cout);
+        convolve_adjoint(dx, dy, transformed_weights(w, Cin, Cout, gain), N, Cin, H, W, Cout);
 }
 
 /* t (cols x rows) = the transpose of m (rows x cols), both dense, in 16 x 16 blocks. */
@@ -509,7 +510,7 @@ static void transpose(float *t, const float *m, int rows, int cols) {
 #define FUSED_MAX_TILES 64
 
 void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int N, int Cin, int H,
-                                 int W, int Cout) {
+                                 int W, int Cout, float gain) {
     if (Cout <= 0 || Cin <= 0) return;
     if (N <= 0 || H <= 0 || W <= 0) {
         memset(dw, 0, sizeof(float) * (size_t)Cout * Cin * 9);
@@ -545,7 +546,7 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
                     for (int xi = 0; xi < NXI; xi++)
                         ck_gemm_unpacked(0, rows, cols, nb, Z + xi * zs + (long)o0 * nb, nb, Vt + xi * vs + i0, Cin,
                                          0.0f, block + xi * us, cols);
-                    weight_grad_transform(dw + ((long)o0 * Cin + i0) * 9, Cin, block, us, cols, rows, cols);
+                    weight_grad_transform(dw + ((long)o0 * Cin + i0) * 9, Cin, block, us, cols, rows, cols, gain);
                 }
             }
         } else {
@@ -559,7 +560,8 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
     if (!fused) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < Cout; o++)
-            weight_grad_transform(dw + (long)o * Cin * 9, Cin, dU + (long)o * Cin, plane((long)Cout * Cin), Cin, 1, Cin);
+            weight_grad_transform(dw + (long)o * Cin * 9, Cin, dU + (long)o * Cin, plane((long)Cout * Cin), Cin, 1, Cin,
+                                  gain);
     }
 }
 

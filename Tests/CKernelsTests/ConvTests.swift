@@ -23,6 +23,11 @@ private typealias ConvFn = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?,
                             UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
                             Int32, Int32, Int32) -> Void
 
+/// The fast entry points, which use the weight as gain * w.
+private typealias GainConvFn = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?,
+                                UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
+                                Int32, Int32, Int32, Float) -> Void
+
 /// Calls one conv2d entry point for shape `c`, returning its output of `count` floats.
 /// The output starts as NaN so that anything the kernel fails to overwrite shows.
 private func run(_ f: ConvFn, _ c: ConvCase, _ a: [Float], _ b: [Float], count: Int) -> [Float] {
@@ -32,21 +37,28 @@ private func run(_ f: ConvFn, _ c: ConvCase, _ a: [Float], _ b: [Float], count: 
     return out
 }
 
+private func run(_ f: GainConvFn, gain: Float = 1, _ c: ConvCase, _ a: [Float], _ b: [Float], count: Int) -> [Float] {
+    run({ f($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, gain) }, c, a, b, count: count)
+}
+
 private func checkAgainstReference(_ c: ConvCase, seed: UInt64) {
     let x = randomArray(count: c.xCount, seed: seed)
     let w = randomArray(count: c.wCount, seed: seed + 1)
     let dy = randomArray(count: c.yCount, seed: seed + 2)
 
-    let y = run(conv2d_forward, c, x, w, count: c.yCount)
-    let yRef = run(conv2d_forward_ref, c, x, w, count: c.yCount)
-    let dx = run(conv2d_backward_input, c, dy, w, count: c.xCount)
-    let dxRef = run(conv2d_backward_input_ref, c, dy, w, count: c.xCount)
-    let dw = run(conv2d_backward_weight, c, dy, x, count: c.wCount)
-    let dwRef = run(conv2d_backward_weight_ref, c, dy, x, count: c.wCount)
+    // Every other case with the weight used as 0.37 w (the products' alpha).
+    let gain: Float = seed % 2 == 0 ? 0.37 : 1
+    let scaled = { (r: [Float]) in r.map { $0 * gain } }
+    let y = run(conv2d_forward, gain: gain, c, x, w, count: c.yCount)
+    let yRef = scaled(run(conv2d_forward_ref, c, x, w, count: c.yCount))
+    let dx = run(conv2d_backward_input, gain: gain, c, dy, w, count: c.xCount)
+    let dxRef = scaled(run(conv2d_backward_input_ref, c, dy, w, count: c.xCount))
+    let dw = run(conv2d_backward_weight, gain: gain, c, dy, x, count: c.wCount)
+    let dwRef = scaled(run(conv2d_backward_weight_ref, c, dy, x, count: c.wCount))
 
     let errors = [maxRelDifference(y, yRef), maxRelDifference(dx, dxRef),
                   maxRelDifference(dw, dwRef)]
-    print("conv2d \(c.testDescription): max rel diff forward \(errors[0]), "
+    print("conv2d \(c.testDescription) gain \(gain): max rel diff forward \(errors[0]), "
           + "input grad \(errors[1]), weight grad \(errors[2])")
     for (name, e) in zip(["forward", "backward_input", "backward_weight"], errors) {
         #expect(e <= convTolerance, "\(name) \(c.testDescription): \(e)")
@@ -116,9 +128,9 @@ func convAdjoint(_ c: ConvCase) {
     let x = randomArray(count: c.xCount, seed: 7)
     let w = randomArray(count: c.wCount, seed: 8)
     let dy = randomArray(count: c.yCount, seed: 9)
-    let y = run(conv2d_forward, c, x, w, count: c.yCount)
-    let dx = run(conv2d_backward_input, c, dy, w, count: c.xCount)
-    let dw = run(conv2d_backward_weight, c, dy, x, count: c.wCount)
+    let y = run(conv2d_forward, gain: 0.37, c, x, w, count: c.yCount)
+    let dx = run(conv2d_backward_input, gain: 0.37, c, dy, w, count: c.xCount)
+    let dw = run(conv2d_backward_weight, gain: 0.37, c, dy, x, count: c.wCount)
     let a = dot(y, dy), b = dot(x, dx), d = dot(w, dw)
     // Float rounding moves each product by a small fraction of |u| |v| (Cauchy-Schwarz bound).
     let scale = (dot(y, y) * dot(dy, dy)).squareRoot()

@@ -19,7 +19,7 @@ private func gemmBoth(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha:
 func sgemmMatchesReference(_ trans: (Bool, Bool)) {
     // The last three are large enough to be split over threads: by columns (130 and 200 wide, the
     // last block short) and by rows (C 300 x 20).
-    // Alpha 1 without transB takes ck_gemm_unpacked over blocks of rows (C up to 512 columns wide),
+    // Without transB the product runs on the unpacked kernels over blocks of rows (C up to 512 columns wide),
     // split over threads when large (300 rows); with transB and C of at least 64 rows, the same
     // after a copy of B^T.
     for (m, n, k) in [(1, 1, 1), (7, 5, 9), (33, 17, 65), (64, 130, 48), (129, 200, 40), (300, 20, 64), (300, 600, 30)] {

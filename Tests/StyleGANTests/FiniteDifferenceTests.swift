@@ -120,6 +120,13 @@ struct FiniteDifferenceTests {
             let a = randomTensor(ta ? [4, 3] : [3, 4], seed: 10), b = randomTensor(tb ? [5, 4] : [4, 5], seed: 11)
             checkGradient("matmul ta=\(ta) tb=\(tb)", [a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
             checkSecondOrder("matmul ta=\(ta) tb=\(tb)", [a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb).square() }
+            // alpha: the dense layers' equalised-lr scale.
+            checkGradient("matmul ta=\(ta) tb=\(tb) alpha 0.6", [a, b]) {
+                matmul($0[0], $0[1], transposeA: ta, transposeB: tb, alpha: 0.6)
+            }
+            checkSecondOrder("matmul ta=\(ta) tb=\(tb) alpha 0.6", [a, b]) {
+                matmul($0[0], $0[1], transposeA: ta, transposeB: tb, alpha: 0.6).square()
+            }
         }
     }
 
@@ -132,6 +139,13 @@ struct FiniteDifferenceTests {
         // conv2d's derivatives are the input- and weight-gradient primitives; squaring makes R1 depend on w and x.
         checkSecondOrder("conv2d", [x, w]) { conv2d($0[0], $0[1], stride: 2, padding: 1).square() }
         checkSecondOrder("convTranspose2d", [xt, wt]) { convTranspose2d($0[0], $0[1], stride: 2, padding: 1).square() }
+        // The weight used as gain * w (equalised lr), carried through every derivative.
+        checkGradient("conv2d s1 p1 gain 0.6", [x, w]) { conv2d($0[0], $0[1], padding: 1, gain: 0.6) }
+        checkGradient("convTranspose2d gain 0.6", [xt, wt]) { convTranspose2d($0[0], $0[1], stride: 2, padding: 1, gain: 0.6) }
+        checkSecondOrder("conv2d gain 0.6", [x, w]) { conv2d($0[0], $0[1], stride: 2, padding: 1, gain: 0.6).square() }
+        checkSecondOrder("convTranspose2d gain 0.6", [xt, wt]) {
+            convTranspose2d($0[0], $0[1], stride: 2, padding: 1, gain: 0.6).square()
+        }
     }
 
     @Test func resampling() {
@@ -179,10 +193,11 @@ struct FiniteDifferenceTests {
         let b = Tensor([0.5, -0.3, 0.2], shape: [3])
         let wl = randomTensor([1, 5 * 4 * 4], seed: 28)
         checkSecondOrder("D chain", [x, w1, w2, wl], eps: 2e-3, tol: 5e-2) { v in
-            var h = conv2d(v[0], v[1] * 0.2, padding: 1).biasLeakyReLU(b).blurred()
-            h = conv2d(h, v[2] * 0.2, padding: 1).downsampled2x().biasLeakyReLU(nil)
+            // The weights scaled as the networks scale them: by the products' gain.
+            var h = conv2d(v[0], v[1], padding: 1, gain: 0.2).biasLeakyReLU(b).blurred()
+            h = conv2d(h, v[2], padding: 1, gain: 0.2).downsampled2x().biasLeakyReLU(nil)
             h = minibatchStdDev(h, groupSize: 4)
-            return matmul(h.reshaped([4, -1]), v[3] * 0.1, transposeB: true).softplus()
+            return matmul(h.reshaped([4, -1]), v[3], transposeB: true, alpha: 0.1).softplus()
         }
     }
 }

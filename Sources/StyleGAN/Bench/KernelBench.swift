@@ -56,9 +56,9 @@ public enum KernelBench {
                 let gemm = medianSeconds(iters: iters) {
                     ck_sgemm(0, 0, Int32(m), Int32(n), Int32(k), 1, w.data, cols.data, 0, gemmOut.data)
                 }
-                let fwd = medianSeconds(iters: iters) { conv2d_forward(y.data, x.data, w.data, b32, c32, r32, r32, c32, 3, 3, 1, 1) }
-                let bin = medianSeconds(iters: iters) { conv2d_backward_input(dx.data, dy.data, w.data, b32, c32, r32, r32, c32, 3, 3, 1, 1) }
-                let bw = medianSeconds(iters: iters) { conv2d_backward_weight(dw.data, dy.data, x.data, b32, c32, r32, r32, c32, 3, 3, 1, 1) }
+                let fwd = medianSeconds(iters: iters) { conv2d_forward(y.data, x.data, w.data, b32, c32, r32, r32, c32, 3, 3, 1, 1, 1) }
+                let bin = medianSeconds(iters: iters) { conv2d_backward_input(dx.data, dy.data, w.data, b32, c32, r32, r32, c32, 3, 3, 1, 1, 1) }
+                let bw = medianSeconds(iters: iters) { conv2d_backward_weight(dw.data, dy.data, x.data, b32, c32, r32, r32, c32, 3, 3, 1, 1, 1) }
                 let g = { (s: Double) in flops / s * 1e-9 }
                 rows.append(BenchRow(name: "conv3x3", fields: [
                     ("shape", "\(c)->\(c) \(r)x\(r) b\(batch)"), ("threads", t),

@@ -46,7 +46,7 @@ public final class EqualizedLinear {
     /// x (N, in) -> (N, out), then leaky ReLU with `slope` (1: linear).
     public func callAsFunction(_ x: Tensor, slope: Float = 1) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == weight.shape[1], "EqualizedLinear: input \(x.shape) for weight \(weight.shape)")
-        let y = matmul(x, FrozenWeights.derived(from: weight, "scaled") { weight * scale }, transposeB: true)
+        let y = matmul(x, weight, transposeB: true, alpha: scale)
         return y.biasLeakyReLU(lrMul == 1 ? bias : FrozenWeights.derived(from: bias, "scaled") { bias * lrMul }, slope: slope)
     }
 
@@ -115,44 +115,44 @@ public final class EqualizedConv2d {
         self.spectralNorm = spectralNorm ? SpectralNorm(outFeatures: outChannels, init: &rng) : nil
     }
 
-    /// The weight as used: scaled (or spectrally normalised, where the scale would cancel).
-    func effectiveWeight() -> Tensor {
-        if let sn = spectralNorm { return FrozenWeights.derived(from: weight, "normalised") { sn(weight) } }
-        // The weight itself when unscaled: still registered, so its Winograd transform is kept.
-        return FrozenWeights.derived(from: weight, "scaled") { scale == 1 ? weight : weight * scale }
+    /// The weight as used, as a tensor and the gain the convolutions apply to it: the stored weight
+    /// and its equalised-lr scale, or the spectrally normalised weight (where the scale would cancel).
+    func effectiveWeight() -> (Tensor, gain: Float) {
+        if let sn = spectralNorm { return (FrozenWeights.derived(from: weight, "normalised") { sn(weight) }, 1) }
+        return (weight, scale)
     }
 
     public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == weight.shape[1], "EqualizedConv2d: input \(x.shape) for weight \(weight.shape)")
-        let w = effectiveWeight()
+        let (w, gain) = effectiveWeight()
         let k = weight.shape[2]
         switch sampling {
         case .same:
-            return conv2d(x, w, padding: k / 2)
+            return conv2d(x, w, padding: k / 2, gain: gain)
         case .up(fused: false):
-            return conv2d(x.upsampled2x(), w, padding: k / 2)
+            return conv2d(x.upsampled2x(), w, padding: k / 2, gain: gain)
         case .up(fused: true) where k == 3:
             // NVlabs' upscale2d_conv2d, a stride-2 transposed conv with the 4x4 kernel of the
             // nearest-up folded into w (sum of its 4 shifts): each of its four output phases is a
             // 2x2 conv of x, so all four are one 3x3 conv with 4x the outputs, on the Winograd route,
             // then interleaved; 9 multiplies per input pixel and channel pair instead of 16.
             let phases = FrozenWeights.derived(from: weight, "up phases") { upsamplingPhases(shiftedSum(w)) }
-            return conv2d(x, phases, padding: 1).pixelShuffled2x()
+            return conv2d(x, phases, padding: 1, gain: gain).pixelShuffled2x()
         case .up(fused: true):
             let up = FrozenWeights.derived(from: weight, "up") { shiftedSum(w).transposed01() }
-            return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2)
+            return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2, gain: gain)
         case .down(fused: false):
-            return conv2d(x, w, padding: k / 2).downsampled2x()
+            return conv2d(x, w, padding: k / 2, gain: gain).downsampled2x()
         case .down(fused: true) where k == 3:
             // NVlabs' conv2d_downscale2d, a stride-2 conv with the 2x2 mean folded into a 4x4
             // kernel: on x's four pixel phases it is one 3x3 conv (Winograd), 9 multiplies per
             // output pixel and channel pair instead of 16.
-            let phases = FrozenWeights.derived(from: weight, "down phases") { downsamplingPhases(shiftedSum(w) * 0.25) }
-            return conv2d(x.pixelUnshuffled2x(), phases, padding: 1)
+            let phases = FrozenWeights.derived(from: weight, "down phases") { downsamplingPhases(shiftedSum(w)) }
+            return conv2d(x.pixelUnshuffled2x(), phases, padding: 1, gain: gain * 0.25)
         case .down(fused: true):
             // NVlabs' conv2d_downscale2d: the 2x2 mean folded into the kernel, stride 2.
-            let down = FrozenWeights.derived(from: weight, "down") { shiftedSum(w) * 0.25 }
-            return conv2d(x, down, stride: 2, padding: (k - 1) / 2)
+            let down = FrozenWeights.derived(from: weight, "down") { shiftedSum(w) }
+            return conv2d(x, down, stride: 2, padding: (k - 1) / 2, gain: gain * 0.25)
         }
     }
 

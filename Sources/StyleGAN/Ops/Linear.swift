@@ -2,8 +2,9 @@
 // second derivatives follow.
 import CKernels
 
-/// op(a) x op(b), with op a transpose when the flag is set: a is (M,K) or (K,M), b (K,N) or (N,K).
-public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+/// alpha op(a) x op(b), with op a transpose when the flag is set: a is (M,K) or (K,M), b (K,N) or
+/// (N,K). alpha applies the dense layers' equalised-lr scale inside the product.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "matmul of \(a.shape) and \(b.shape): rank 2 needed")
     let m = transposeA ? a.shape[1] : a.shape[0]
     let k = transposeA ? a.shape[0] : a.shape[1]
@@ -14,18 +15,19 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let out = Tensor(uninitialized: [m, n])
     if m * n > 0 {
         if k == 0 { out.fill(0) } else {
-            ck_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a.data, b.data, 0, out.data)
+            ck_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a.data, b.data, 0, out.data)
         }
     }
     return record(out, "matmul", [a, b]) { g, needs in
-        // C = op(A) op(B): d op(A) = G op(B)^T, d op(B) = op(A)^T G, transposed back where stored so.
+        // C = alpha op(A) op(B): d op(A) = alpha G op(B)^T, d op(B) = alpha op(A)^T G, transposed
+        // back where stored so.
         let ga: Tensor? = needs[0]
-            ? (transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true)
-                          : matmul(g, b, transposeA: false, transposeB: !transposeB))
+            ? (transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true, alpha: alpha)
+                          : matmul(g, b, transposeA: false, transposeB: !transposeB, alpha: alpha))
             : nil
         let gb: Tensor? = needs[1]
-            ? (transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA)
-                          : matmul(a, g, transposeA: !transposeA, transposeB: false))
+            ? (transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA, alpha: alpha)
+                          : matmul(a, g, transposeA: !transposeA, transposeB: false, alpha: alpha))
             : nil
         return [ga, gb]
     }

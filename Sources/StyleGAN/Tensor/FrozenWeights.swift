@@ -1,6 +1,6 @@
 // Work over which the parameters do not change (one training step's forwards and backwards, a
-// run of generation) derives from them only once: the equalised-lr weight as used, the fused
-// up/down kernels, and Winograd's transformed 3x3 weights, which were recomputed at every use. A D
+// run of generation) derives from them only once: the dense layers' equalised-lr weights as used,
+// the fused up/down kernels, and Winograd's transformed 3x3 weights, which were recomputed at every use. A D
 // weight is used by the reals' and the fakes' forwards, R1's gradient and the backward of all three;
 // at 8 px the weight transforms were 14% of a training step and the scaling 4%.
 //
@@ -43,7 +43,10 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     private let reused: Set<ObjectIdentifier>
     /// Derived tensors whose Winograd transforms may be kept (derived from `reused` parameters).
     private var transformable = Set<ObjectIdentifier>()
-    private var transformed: [ObjectIdentifier: Tensor] = [:]
+    private struct TransformKey: Hashable {
+        let weight: ObjectIdentifier, gain: UInt32
+    }
+    private var transformed: [TransformKey: Tensor] = [:]
     private var transformedBytes = 0
     /// Transforms made in this stretch (for tests).
     private(set) var transformsMade = 0
@@ -61,23 +64,25 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
         return value
     }
 
-    /// The Winograd-transformed `w` for the 3x3 convolution `geo` (for the forward and the input
-    /// gradient alike), made once per stretch, when `w` was derived in this stretch from a reused
-    /// parameter and the conv takes the Winograd route at a size where keeping the transform pays;
-    /// nil otherwise (the kernel transforms it).
-    static func winogradWeights(_ w: Tensor, _ geo: ConvGeometry) -> Tensor? {
-        guard let frozen = current, frozen.transformable.contains(ObjectIdentifier(w)),
+    /// The Winograd-transformed `gain` * `w` for the 3x3 convolution `geo` (for the forward and
+    /// the input gradient alike), made once per stretch, when `w` is a reused parameter or was
+    /// derived in this stretch from one, and the conv takes the Winograd route at a size where
+    /// keeping the transform pays; nil otherwise (the kernel transforms it).
+    static func winogradWeights(_ w: Tensor, gain: Float, _ geo: ConvGeometry) -> Tensor? {
+        guard let frozen = current else { return nil }
+        let id = ObjectIdentifier(w)
+        guard frozen.reused.contains(id) || frozen.transformable.contains(id),
               geo.call(conv2d_winograd) != 0,
               winograd3x3_tiles(Int32(geo.n), Int32(geo.h), Int32(geo.w)) <= maxTiles else { return nil }
-        let id = ObjectIdentifier(w)
-        if let hit = frozen.transformed[id] { return hit }
+        let key = TransformKey(weight: id, gain: gain.bitPattern)
+        if let hit = frozen.transformed[key] { return hit }
         let floats = winograd3x3_weights_floats(Int32(geo.cin), Int32(geo.cout))
         guard frozen.transformedBytes + floats * 4 <= transformedBudget else { return nil }
         let u = Tensor(uninitialized: [floats])
-        winograd3x3_transform_weights(u.data, w.data, Int32(geo.cin), Int32(geo.cout))
+        winograd3x3_transform_weights(u.data, w.data, Int32(geo.cin), Int32(geo.cout), gain)
         frozen.transformedBytes += floats * 4
         frozen.transformsMade += 1
-        frozen.transformed[id] = u
+        frozen.transformed[key] = u
         return u
     }
 }
