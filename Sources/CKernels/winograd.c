@@ -15,6 +15,7 @@
    (ck_gemm_unpacked). */
 #include "winograd.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,37 +153,53 @@ static inline void gt3(float o[3], const float u[6]) {
 
 /* U[xi][o][i] = gain G g G^T for the 3x3 kernel g of output channel o and input channel i of w
    (Out x In x 3 x 3). Sixteen input channels at a time, so that each of the 36 outputs is one
-   vector store of consecutive floats: one kernel at a time, 36 scattered scalar stores made this
-   transform 12% of an 8 px training step (it writes 36 x In x Out floats, more than the cache). */
+   64-byte line of consecutive floats, stored past the cache: U (36 x In x Out floats) is larger
+   than the cache, so ordinary stores read every line from memory before writing it. One kernel
+   at a time, 36 scattered scalar stores made this transform 12% of an 8 px training step. */
 #define WT_LANES 16
+typedef float wt_line __attribute__((vector_size(64), aligned(64)));
 TILE_CLONES
 static void weight_transform(float *U, const float *w, int Out, int In, float gain) {
     const long xs = plane((long)Out * In);
     const int blocks = (In + WT_LANES - 1) / WT_LANES;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int o = 0; o < Out; o++) {
-        for (int ib = 0; ib < blocks; ib++) {
-            const int i0 = ib * WT_LANES, n = In - i0 < WT_LANES ? In - i0 : WT_LANES;
-            const float *src = w + ((long)o * In + i0) * 9;
-            float g[9][WT_LANES];
-            for (int l = 0; l < n; l++)
-                for (int k = 0; k < 9; k++) g[k][l] = src[l * 9 + k];
-            float *dst = U + (long)o * In + i0;
-#pragma omp simd simdlen(WT_LANES)
-            for (int l = 0; l < n; l++) {
-                float t[6][3]; /* G g, column by column */
-                for (int b = 0; b < 3; b++) {
-                    float col[3] = {g[b][l], g[3 + b][l], g[6 + b][l]}, out[6];
-                    g6(out, col);
-                    for (int a = 0; a < 6; a++) t[a][b] = out[a];
+#pragma omp parallel
+    {
+#pragma omp for collapse(2) schedule(static)
+        for (int o = 0; o < Out; o++) {
+            for (int ib = 0; ib < blocks; ib++) {
+                const int i0 = ib * WT_LANES, n = In - i0 < WT_LANES ? In - i0 : WT_LANES;
+                const float *src = w + ((long)o * In + i0) * 9;
+                float g[9][WT_LANES];
+                for (int l = 0; l < n; l++)
+                    for (int k = 0; k < 9; k++) g[k][l] = src[l * 9 + k];
+                float u[NXI][WT_LANES] __attribute__((aligned(64)));
+#pragma omp simd simdlen(8)
+                for (int l = 0; l < n; l++) {
+                    float t[6][3]; /* G g, column by column */
+                    for (int b = 0; b < 3; b++) {
+                        float col[3] = {g[b][l], g[3 + b][l], g[6 + b][l]}, out[6];
+                        g6(out, col);
+                        for (int a = 0; a < 6; a++) t[a][b] = out[a];
+                    }
+                    for (int a = 0; a < 6; a++) {
+                        float out[6];
+                        g6(out, t[a]);
+                        for (int b = 0; b < 6; b++) u[a * 6 + b][l] = gain * out[b];
+                    }
                 }
-                for (int a = 0; a < 6; a++) {
-                    float out[6];
-                    g6(out, t[a]);
-                    for (int b = 0; b < 6; b++) dst[(a * 6 + b) * xs + l] = gain * out[b];
+                float *dst = U + (long)o * In + i0;
+                if (n == WT_LANES && ((uintptr_t)dst & 63) == 0) {
+                    for (int xi = 0; xi < NXI; xi++)
+                        __builtin_nontemporal_store(*(const wt_line *)u[xi], (wt_line *)(dst + xi * xs));
+                } else {
+                    for (int xi = 0; xi < NXI; xi++)
+                        for (int l = 0; l < n; l++) dst[xi * xs + l] = u[xi][l];
                 }
             }
         }
+#if defined(__x86_64__)
+        __builtin_ia32_sfence(); /* the stores past the cache, visible before the barrier */
+#endif
     }
 }
 
