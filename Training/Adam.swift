@@ -11,7 +11,8 @@ public final class Adam {
     public internal(set) var step = 0
     /// The moments, made at a parameter's first gradient (nil stands for zeros): until the
     /// network has grown into a layer, its moments would be memory that only holds zeros (at
-    /// 8 px, two thirds of paper256's parameters, 240 MB).
+    /// 8 px, two thirds of paper256's parameters, 240 MB). With beta1 = 0 (StyleGAN's) the first
+    /// moment is the last gradient, used once: it is never kept (m stays nil, 180 MB at 128 px).
     var m: [Tensor?], v: [Tensor?]
 
     /// StyleGAN's defaults: lr 0.001, betas (0, 0.99), eps 1e-8.
@@ -30,8 +31,9 @@ public final class Adam {
         step += 1
         for (i, (_, p)) in parameters.enumerated() {
             guard let g = p.grad else { continue }
-            if m[i] == nil { (m[i], v[i]) = (Tensor(zeros: p.shape), Tensor(zeros: p.shape)) }
-            adam_update(p.data, m[i]!.data, v[i]!.data, g.data, p.count, learningRate, beta1, beta2, epsilon, step)
+            if v[i] == nil { v[i] = Tensor(zeros: p.shape) }
+            if beta1 != 0 && m[i] == nil { m[i] = Tensor(zeros: p.shape) }
+            adam_update(p.data, m[i]?.data, v[i]!.data, g.data, p.count, learningRate, beta1, beta2, epsilon, step)
             p.grad = nil
         }
     }
@@ -46,7 +48,7 @@ public final class Adam {
     }
 
     /// Moments as checkpoint tensors, "<prefix>.m.<name>" / "<prefix>.v.<name>" (zeros for those
-    /// not made yet).
+    /// not made yet, and for every m when beta1 = 0).
     public func stateTensors(prefix: String) -> NamedParameters {
         parameters.indices.flatMap { i -> NamedParameters in
             let shape = parameters[i].1.shape
@@ -60,9 +62,11 @@ public final class Adam {
             guard let sm = state["\(prefix).m.\(name)"], let sv = state["\(prefix).v.\(name)"], sm.shape == p.shape, sv.shape == p.shape else {
                 throw TrainingError("checkpoint lacks the optimiser state of \(name) (\(prefix))")
             }
-            // All-zero moments (a layer not trained yet) stay unmade, as in a fresh run.
+            // All-zero moments (a layer not trained yet) stay unmade, as in a fresh run; with
+            // beta1 = 0 the first moment is not used.
             let zero = { (t: Tensor) in (0..<t.count).allSatisfy { t.data[$0] == 0 } }
-            (m[i], v[i]) = zero(sm) && zero(sv) ? (nil, nil) : (sm.copy(), sv.copy())
+            m[i] = beta1 == 0 || zero(sm) ? nil : sm.copy()
+            v[i] = zero(sv) ? nil : sv.copy()
         }
         self.step = step
     }

@@ -3,6 +3,7 @@
 #include "adam.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #define PAR_MIN 65536L
 
@@ -14,6 +15,16 @@ void adam_update(float *p, float *m, float *v, const float *g, long n, float lr,
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
     const float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
+    if (m == NULL) { /* beta1 = 0: m would be g */
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+        for (long i = 0; i < n; i++) {
+            float gi = g[i];
+            float vi = beta2 * v[i] + c2 * gi * gi;
+            v[i] = vi;
+            p[i] -= step_size * gi / (sqrtf(vi) / bc2_sqrt + eps);
+        }
+        return;
+    }
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) {
         float gi = g[i];

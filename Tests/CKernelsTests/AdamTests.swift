@@ -34,3 +34,18 @@ import Testing
     print("adam first step vs lr * sign(g): max |diff| = \(d) (tol 1e-6)")
     #expect(d <= 1e-6)
 }
+
+/// With beta1 = 0 the first moment is the gradient itself: the step without m (NULL) is bitwise
+/// the step with it, serial and parallel.
+@Test func adamWithoutFirstMomentIsTheSameStep() {
+    for n in [7, 70_001] {
+        var p = randomArray(count: n, seed: 3), p2 = p
+        var m = [Float](repeating: 0, count: n), v = m, v2 = m
+        for step in 1...4 {
+            let g = randomArray(count: n, seed: UInt64(40 + step), lo: -0.1, hi: 0.1)
+            adam_update(&p, &m, &v, g, n, 2e-3, 0, 0.99, 1e-8, step)
+            adam_update(&p2, nil, &v2, g, n, 2e-3, 0, 0.99, 1e-8, step)
+        }
+        #expect(p == p2 && v == v2)
+    }
+}
