@@ -422,7 +422,27 @@ static void weight_grad_transform(float *dw, int In, const float *dU, long xs, l
 
 /* ---------------------------------------------------------------------------------------------
    The convolutions. The 36 products are independent: OpenMP threads take whole ones (gemm.c keeps
-   OpenBLAS single-threaded), which beat splitting each product at 8x8, where they are small. */
+   OpenBLAS single-threaded), which beat splitting each product at 8x8, where they are small, on
+   two cores (see `products`). */
+
+extern int omp_get_max_threads(void);
+
+/* The 36 products of a block of tiles, C[xi] (M x N) = op(A[xi]) B[xi] + beta C[xi] (the xi-th
+   matrices `as`, `bs` and `cs` floats apart), over the OpenMP threads: whole products while there
+   are at least four per thread; with more threads (at 16, 2.25 each, so that a third of them idle
+   through the last round) each product is cut into blocks of rows. */
+static void products(int transA, int M, int N, int K, const float *A, long as, long lda, const float *B, long bs,
+                     long ldb, float beta, float *C, long cs, long ldc) {
+    int parts = (4 * omp_get_max_threads() + NXI - 1) / NXI;
+    const int step = ((M + parts - 1) / parts + 23) / 24 * 24;
+    parts = (M + step - 1) / step;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int u = 0; u < NXI * parts; u++) {
+        const int xi = u / parts, lo = u % parts * step, rows = M - lo < step ? M - lo : step;
+        const float *a = A + xi * as + (transA ? lo : (long)lo * lda);
+        ck_gemm_unpacked(transA, rows, N, K, a, lda, B + xi * bs, ldb, beta, C + xi * cs + (long)lo * ldc, ldc);
+    }
+}
 
 /* y (N x Out x H x W) = x (N x In x H x W) convolved with the transformed weights U. */
 static void convolve(float *y, const float *x, const float *U, int N, int In, int H, int W, int Out) {
@@ -434,10 +454,8 @@ static void convolve(float *y, const float *x, const float *U, int N, int In, in
     for (long t0 = 0; t0 < g.T; t0 += tb) {
         int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
         input_transform(V, x, In, &g, t0, nb);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int xi = 0; xi < NXI; xi++)
-            ck_gemm_unpacked(0, Out, nb, In, U + xi * plane((long)Out * In), In, V + xi * plane((long)In * nb), nb,
-                             0.0f, M + xi * plane((long)Out * nb), nb);
+        products(0, Out, nb, In, U, plane((long)Out * In), In, V, plane((long)In * nb), nb, 0.0f, M,
+                 plane((long)Out * nb), nb);
         output_transform(y, M, Out, &g, t0, nb);
     }
 }
@@ -455,10 +473,8 @@ static void convolve_adjoint(float *dx, const float *dy, const float *U, int N, 
     for (long t0 = 0; t0 < g.T; t0 += tb) {
         int nb = g.T - t0 < tb ? (int)(g.T - t0) : tb;
         grad_output_transform(Z, dy, Out, &g, t0, nb);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int xi = 0; xi < NXI; xi++)
-            ck_gemm_unpacked(1, In, nb, Out, U + xi * plane((long)Out * In), In, Z + xi * plane((long)Out * nb), nb,
-                             0.0f, D + xi * plane((long)In * nb), nb);
+        products(1, In, nb, Out, U, plane((long)Out * In), In, Z, plane((long)Out * nb), nb, 0.0f, D,
+                 plane((long)In * nb), nb);
         input_transform_adjoint(dx, D, In, &g, t0, nb);
     }
 }
@@ -567,11 +583,7 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
                 }
             }
         } else {
-            const long us = plane((long)Cout * Cin);
-#pragma omp parallel for schedule(dynamic, 1)
-            for (int xi = 0; xi < NXI; xi++)
-                ck_gemm_unpacked(0, Cout, Cin, nb, Z + xi * zs, nb, Vt + xi * vs, Cin, t0 == 0 ? 0.0f : 1.0f,
-                                 dU + xi * us, Cin);
+            products(0, Cout, Cin, nb, Z, zs, nb, Vt, vs, Cin, t0 == 0 ? 0.0f : 1.0f, dU, plane((long)Cout * Cin), Cin);
         }
     }
     if (!fused) {
