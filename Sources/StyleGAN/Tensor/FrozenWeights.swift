@@ -1,8 +1,9 @@
 // Work over which the parameters do not change (one training step's forwards and backwards, a
-// run of generation) derives from them only once: the dense layers' equalised-lr weights as used,
-// the fused up/down kernels, and Winograd's transformed 3x3 weights, which were recomputed at every use. A D
-// weight is used by the reals' and the fakes' forwards, R1's gradient and the backward of all three;
-// at 8 px the weight transforms were 14% of a training step and the scaling 4%.
+// run of generation) derives from them only once: spectrally normalised weights, the fused
+// up/down kernels, scaled biases, and Winograd's transformed 3x3 weights, which were recomputed at
+// every use. A D weight is used by the reals' and the fakes' forwards, R1's gradient and the
+// backward of all three; at 8 px the weight transforms were 14% of a training step. (The
+// equalised-lr scale itself costs nothing: the products apply it as their gain.)
 //
 // Parameters are updated in place (Adam, EMA, loading) only outside a frozen stretch: the
 // optimiser refuses to run inside one, so a cached tensor can never be stale.
