@@ -7,12 +7,14 @@
 #   BENCH_LONG=1 bench/compare.sh    # adds paper256 training at 64 and 128 px (many minutes)
 #
 # Env: STYLEGAN (binary, default .build/release/stylegan), PYTHON (default python3),
-#      THREADS (PyTorch threads, default 2; ours uses OpenMP's default, all cores).
+#      THREADS (threads for both sides, default all cores: OMP_NUM_THREADS for ours,
+#      torch.set_num_threads for PyTorch; on a many-core machine compare at a few counts, since
+#      PyTorch's small steps slow down with many threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STYLEGAN=${STYLEGAN:-.build/release/stylegan}
 PYTHON=${PYTHON:-python3}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-$(nproc)}
 [ -x "$STYLEGAN" ] || swift build -c release >&2
 
 # label | target | config | resolution | batch | alpha | iters
@@ -41,7 +43,7 @@ for row in "${rows[@]}"; do
   args=(--config "$config" --resolution "$res" --batch "$batch" --iters "$iters" --json)
   [ -n "$alpha" ] && args+=(--alpha "$alpha")
   echo "running: $label" >&2
-  ours=$("$STYLEGAN" bench "$target" "${args[@]}" | tail -n 1)
+  ours=$(OMP_NUM_THREADS="$THREADS" "$STYLEGAN" bench "$target" "${args[@]}" | tail -n 1)
   torch=$("$PYTHON" Tests/reference/bench_torch.py "$target" "${args[@]}" --threads "$THREADS" | tail -n 1)
   printf '%s\t%s\t%s\n' "$label" "$ours" "$torch" >>"$results"
 done
