@@ -56,8 +56,7 @@ static void unpacked_rows(int transA, int M, int N, int K, float alpha, const fl
     }
 }
 
-/* t (cols x rows, dense) = the transpose of m (rows x cols, row stride ld), in 16 x 16 blocks. */
-static void transpose_blocks(float *t, const float *m, long ld, int rows, int cols) {
+void ck_transpose(float *t, const float *m, long ld, int rows, int cols) {
     const int blocks = (rows + 15) / 16;
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)rows * cols >= (1L << 16))
     for (int b = 0; b < blocks; b++)
@@ -79,7 +78,7 @@ void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
         if (transB && K <= TRANSPOSED_MAX_K && M >= TRANSPOSED_MIN_ROWS) {
             float *Bt = ck_workspace(6, (long)K * N);
             if (Bt != NULL) {
-                transpose_blocks(Bt, B, ldb, N, K);
+                ck_transpose(Bt, B, ldb, N, K);
                 unpacked_rows(transA, M, N, K, alpha, A, lda, Bt, N, beta, C, ldc);
                 return;
             }

@@ -384,8 +384,8 @@ static void grad_output_transform(float *Z, const float *dy, int C, const tiling
 }
 
 /* dw[o][i] = gain G^T dU[.][o][i] G for the rows x cols block of channel pairs whose dU is at dU
-   (plane stride xs, row stride ld), written at dw (rows of In kernels). Sixteen input channels at a time (vector loads of the 36 planes), as the
-   forward's weight transform. */
+   (plane stride xs, row stride ld), written at dw (rows of In kernels). Sixteen input channels at
+   a time (vector loads of the 36 planes), as the forward's weight transform. */
 TILE_CLONES
 static void weight_grad_transform(float *dw, int In, const float *dU, long xs, long ld, int rows, int cols,
                                   float gain) {
@@ -524,14 +524,6 @@ void winograd3x3_backward_input(float *dx, const float *dy, const float *w, int 
         convolve_adjoint(dx, dy, transformed_weights(w, Cin, Cout, gain), N, Cin, H, W, Cout);
 }
 
-/* t (cols x rows) = the transpose of m (rows x cols), both dense, in 16 x 16 blocks. */
-static void transpose(float *t, const float *m, int rows, int cols) {
-    for (int r0 = 0; r0 < rows; r0 += 16)
-        for (int c0 = 0; c0 < cols; c0 += 16)
-            for (int r = r0; r < r0 + 16 && r < rows; r++)
-                for (int c = c0; c < c0 + 16 && c < cols; c++) t[(long)c * rows + r] = m[(long)r * cols + c];
-}
-
 /* With few tiles (at most FUSED_MAX_TILES, so all in one block) the weight gradient's channel
    pairs are taken in blocks of WG_ROWS x WG_COLS, whose 36 products (in a per-thread buffer that
    stays in L2) are transformed back to 3x3 kernels at once: dU in full, 36 x Cout x Cin floats
@@ -564,7 +556,7 @@ void winograd3x3_backward_weight(float *dw, const float *dy, const float *x, int
         /* dU[xi] = Z[xi] V[xi]^T reads rows of V^T (nb x Cin). */
         const long vs = plane((long)Cin * nb), zs = plane((long)Cout * nb);
 #pragma omp parallel for schedule(static)
-        for (int xi = 0; xi < NXI; xi++) transpose(Vt + xi * vs, V + xi * vs, Cin, nb);
+        for (int xi = 0; xi < NXI; xi++) ck_transpose(Vt + xi * vs, V + xi * vs, nb, Cin, nb);
         if (fused) {
             const int row_blocks = (Cout + WG_ROWS - 1) / WG_ROWS, col_blocks = (Cin + WG_COLS - 1) / WG_COLS;
             const long us = plane((long)WG_ROWS * WG_COLS);
