@@ -20,7 +20,7 @@ extension Trainer {
         sigprocmask(SIG_UNBLOCK, &set, nil)
         let total = Int((options.totalKimg * 1000).rounded())
         let batch = ckpt.config.batchSize
-        let interval = max(batch, Int(((options.snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
+        let interval = max(batch, Int(((snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
         let root = collective.isRoot
         if nimg == 0 {
             if root { try writeRealsGrid() }

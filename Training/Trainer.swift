@@ -13,11 +13,18 @@ public struct TrainOptions {
     public var config: Config
     /// Total images shown at which the run ends (thousands), counted from the run's start.
     public var totalKimg: Double
+    // The run's settings: nil where not given, which on resume means the run's own (recorded in
+    // its checkpoint) and otherwise the default.
     public var resolution: Int?
     public var batch: Int?
     public var seed: UInt64 = 0
-    public var loss: Loss = .logistic(r1: 10, r1Every: 1)
-    public var mirror = false
+    /// A loss name (`Loss.names`; default logistic) and, for the logistic loss, R1's gamma
+    /// (default 10) and interval (default 1).
+    public var lossName: String?
+    public var r1Gamma: Float?
+    public var r1Every: Int?
+    /// Random x-flips of the reals (default off).
+    public var mirror: Bool?
     public var phaseKimg: Double?
     /// "latest" or a checkpoint path.
     public var resume: String?
@@ -50,6 +57,11 @@ public final class Trainer {
     var ckpt: Checkpoint
     let schedule: ProgressiveSchedule
     let step: TrainingStep
+    /// The settings in force: the options given, else on resume the run's, else the defaults.
+    let loss: Loss
+    let mirror: Bool
+    let finalResolution: Int
+    let snapshotKimg: Double?
     var adamG: Adam { step.adamG }
     var adamD: Adam { step.adamD }
     var nimg = 0, iteration = 0
@@ -72,20 +84,32 @@ public final class Trainer {
         var resumed: Checkpoint?
         if let r = options.resume {
             resumed = try Trainer.resumeCheckpoint(r, run: run)
-            // The checkpoint's networks decide the config; run options may change the schedule.
+            // The checkpoint's networks decide the config, and the run's schedule, batch and loss
+            // go on unless an option given here changes them: resuming with a shorter command
+            // line must not silently train on another schedule.
             let c = resumed!.config
             if c.name != options.config.name {
-                FileHandle.standardError.write(Data("note: resuming with the checkpoint's config '\(c.name)'\n".utf8))
+                Trainer.note("resuming with the checkpoint's config '\(c.name)'")
             }
             var merged = c
-            merged.phaseKimg = config.phaseKimg
-            merged.batchSize = config.batchSize
-            if options.batch != nil { merged.batchByResolution = nil }
+            merged.phaseKimg = Trainer.setting("phase-kimg", given: options.phaseKimg, run: c.phaseKimg, default: c.phaseKimg)
+            if let b = options.batch {
+                if b != c.batchSize || c.batchByResolution != nil { Trainer.note("--batch \(b) replaces the run's batch sizes") }
+                (merged.batchSize, merged.batchByResolution) = (b, nil)
+            }
             config = merged
         }
-        let final = min(options.resolution ?? config.resolution, config.resolution)
+        let meta = resumed?.extraMetadata ?? [:]
+        loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: meta["train.loss"], default: "logistic"),
+                        r1Gamma: Trainer.setting("r1-gamma", given: options.r1Gamma, run: meta["train.r1_gamma"].flatMap(Float.init), default: 10),
+                        r1Every: Trainer.setting("r1-every", given: options.r1Every, run: meta["train.r1_every"].flatMap(Int.init), default: 1))
+        mirror = Trainer.setting("mirror", given: options.mirror, run: meta["train.mirror"].flatMap(Bool.init), default: false)
+        snapshotKimg = options.snapshotKimg ?? meta["train.snap_kimg"].flatMap(Double.init)
+        let final = min(Trainer.setting("resolution", given: options.resolution, run: meta["train.resolution"].flatMap(Int.init),
+                                        default: config.resolution), config.resolution)
         guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
         guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
+        finalResolution = final
         schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution))
         for r in config.resolutions {
             let b = config.batchSize(at: r), group = min(config.mbstdGroupSize, b)
@@ -102,9 +126,26 @@ public final class Trainer {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
         seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
-        step = TrainingStep(networks: ckpt, loss: options.loss, seed: seed, collective: options.collective)
+        step = TrainingStep(networks: ckpt, loss: loss, seed: seed, collective: options.collective)
         if let r = resumed { try restoreState(r) }
         try checkRanksAgree()
+    }
+
+    /// A setting's value: the option given (with a note where it changes the run's), else the
+    /// run's own (nil when starting, or in a checkpoint from before it was recorded), else the default.
+    static func setting<T: Equatable>(_ option: String, given: T?, run: T?, default value: T) -> T {
+        if let given {
+            if let run, run != given {
+                let flag = (given as? Bool).map { $0 ? "--\(option)" : "--no-\(option)" } ?? "--\(option) \(given)"
+                note("\(flag) replaces the run's \(run)")
+            }
+            return given
+        }
+        return run ?? value
+    }
+
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
     }
 
     static func resumeCheckpoint(_ spec: String, run: RunFolder) throws -> Checkpoint {
@@ -130,9 +171,15 @@ public final class Trainer {
         ckpt.extraMetadata = [
             "train.seed": String(seed), "train.nimg": String(nimg), "train.iteration": String(iteration),
             "train.adam_g_step": String(adamG.step), "train.adam_d_step": String(adamD.step),
-            "train.last_phase": String(lastPhase), "train.loss": options.loss.name,
+            "train.last_phase": String(lastPhase), "train.loss": loss.name,
+            "train.mirror": String(mirror), "train.resolution": String(finalResolution),
             "train.lr_scale": lrScale.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
         ]
+        if let k = snapshotKimg { ckpt.extraMetadata["train.snap_kimg"] = String(k) }
+        if case let .logistic(gamma, every) = loss {
+            ckpt.extraMetadata["train.r1_gamma"] = String(gamma)
+            ckpt.extraMetadata["train.r1_every"] = String(every)
+        }
         let path = run.checkpointPath(nimg: nimg)
         guard collective.isRoot else { return path }
         do { try ckpt.save(to: path) } catch {
@@ -195,7 +242,7 @@ public final class Trainer {
         let all = sampleIndices(start: nimg, count: batch)
         let idx = samples.map { all[$0] }
         var flip: [Bool]?
-        if options.mirror || dataset.mirror {
+        if mirror || dataset.mirror {
             let u = Tensor(randomUniform: [batch], rows: samples, seed: seed, stream: Stream.mirror.rawValue, step: UInt32(truncatingIfNeeded: iteration))
             flip = u.scalars.map { $0 < 0.5 }
         }

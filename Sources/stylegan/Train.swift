@@ -16,13 +16,13 @@ struct Train: ParsableCommand {
     @Option(help: "Final resolution (default: the config's, capped by the data's).") var resolution: Int?
     @Option(help: "Batch size (default: the config's).") var batch: Int?
     @Option(help: "Seed of every random stream (weights, latents, noise, data order).") var seed: UInt64 = 0
-    @Option(help: "Loss: \(Loss.names.joined(separator: ", ")).") var loss = "logistic"
-    @Option(help: "R1 weight gamma for the logistic loss.") var r1Gamma: Float = 10
-    @Option(help: "Apply R1 every N discriminator steps (lazy regularisation).") var r1Every = 1
-    @Flag(help: "Random x-flips of the reals.") var mirror = false
+    @Option(help: "Loss: \(Loss.names.joined(separator: ", ")) (default: logistic).") var loss: String?
+    @Option(help: "R1 weight gamma for the logistic loss (default: 10).") var r1Gamma: Float?
+    @Option(help: "Apply R1 every N discriminator steps (lazy regularisation; default: 1).") var r1Every: Int?
+    @Flag(inversion: .prefixedNo, help: "Random x-flips of the reals (default: off).") var mirror: Bool?
     @Option(help: "Thousands of images per stabilise and per fade-in phase (default: the config's).") var phaseKimg: Double?
     @Option(help: "Checkpoint and snapshot every N thousand images (default: half a phase).") var snapKimg: Double?
-    @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file.") var resume: String?
+    @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file; options not given keep the run's values.") var resume: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
     // Hidden, for tests: per-rank state checksums after each step; steps treated as non-finite.
     @Flag(help: .hidden) var debugRankChecksums = false
@@ -33,7 +33,10 @@ struct Train: ParsableCommand {
         if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
         if let p = phaseKimg, p <= 0 { throw ValidationError("--phase-kimg must be positive") }
         if let s = snapKimg, s <= 0 { throw ValidationError("--snap-kimg must be positive") }
-        guard r1Every >= 1 else { throw ValidationError("--r1-every must be at least 1") }
+        if let e = r1Every, e < 1 { throw ValidationError("--r1-every must be at least 1") }
+        if let l = loss, !Loss.names.contains(l) {
+            throw ValidationError("unknown loss '\(l)'; choose one of: \(Loss.names.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -41,7 +44,7 @@ struct Train: ParsableCommand {
         options.resolution = resolution
         options.batch = batch
         options.seed = seed
-        options.loss = try Loss(name: loss, r1Gamma: r1Gamma, r1Every: r1Every)
+        (options.lossName, options.r1Gamma, options.r1Every) = (loss, r1Gamma, r1Every)
         options.mirror = mirror
         options.phaseKimg = phaseKimg
         options.snapshotKimg = snapKimg

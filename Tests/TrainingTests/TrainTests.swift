@@ -113,6 +113,34 @@ struct TrainTests {
         #expect(final.kimg == 0.08)
     }
 
+    /// Resuming with a shorter command line keeps the run's schedule, batch, loss, mirroring and
+    /// final resolution (recorded in its checkpoints); an option given replaces the run's value.
+    @Test func resumeKeepsTheRunsSettingsUnlessGiven() throws {
+        let data = try makeDataset(count: 16, name: "settings")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-settings").path
+        var o = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.016)
+        (o.batch, o.phaseKimg, o.snapshotKimg, o.progress) = (4, 0.1, 0.008, false)
+        (o.lossName, o.r1Gamma, o.r1Every, o.mirror, o.resolution) = ("logistic", 5, 2, true, 8)
+        try Trainer(o).train()
+
+        var bare = TrainOptions(data: data, outdir: out, config: .small64, totalKimg: 0.024)
+        (bare.resume, bare.progress) = ("latest", false)
+        let resumed = try Trainer(bare)
+        #expect(resumed.ckpt.config.name == "tiny" && resumed.ckpt.config.phaseKimg == 0.1 && resumed.ckpt.config.batchSize == 4)
+        guard case let .logistic(gamma, every) = resumed.loss else { Issue.record("loss \(resumed.loss)"); return }
+        #expect(gamma == 5 && every == 2 && resumed.mirror && resumed.finalResolution == 8 && resumed.snapshotKimg == 0.008)
+        #expect(resumed.schedule.position(kimg: 0.3).resolution == 8)
+
+        var changed = bare
+        (changed.phaseKimg, changed.lossName, changed.mirror, changed.batch) = (0.2, "hinge", false, 8)
+        let other = try Trainer(changed)
+        #expect(other.ckpt.config.phaseKimg == 0.2 && other.ckpt.config.batchSize == 8 && other.loss.name == "hinge" && !other.mirror)
+        try other.train()
+        // The next resume carries on with the replaced values.
+        let again = try Trainer(bare)
+        #expect(again.ckpt.config.phaseKimg == 0.2 && again.loss.name == "hinge" && !again.mirror && again.ckpt.config.batchSize == 8)
+    }
+
     @Test func unwritableOutputFolderIsAClearError() throws {
         let data = try makeDataset(count: 8, name: "unwritable")
         let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)
