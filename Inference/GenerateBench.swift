@@ -1,5 +1,6 @@
 // `stylegan bench generate`: generator inference time per image at a preset, resolution and batch
 // (random untrained weights: the arithmetic is the same as a trained network's).
+import CKernels
 import Foundation
 import StyleGAN
 
@@ -16,6 +17,7 @@ public enum GenerateBench {
         return BenchRow(name: "generate", fields: [
             ("config", config.name), ("resolution", resolution), ("batch", batch),
             ("ms_per_batch", t * 1e3), ("ms_per_image", t * 1e3 / Double(batch)), ("images_per_s", Double(batch) / t),
+            ("peak_rss_mb", peakRSSMegabytes()), ("peak_tensor_mb", Double(ck_buffer_live_bytes(1, 0) >> 20)),
         ])
     }
 }

@@ -65,10 +65,3 @@ public struct RunFolder {
         }
     }
 }
-
-/// Peak resident memory of this process, in MB.
-public func peakRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Double(usage.ru_maxrss) / 1024
-}

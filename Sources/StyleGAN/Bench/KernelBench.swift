@@ -23,6 +23,13 @@ public struct BenchRow {
     }
 }
 
+/// Peak resident memory of this process, in MB.
+public func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
 /// Median wall time of `body` in seconds over `iters` runs after one warm-up.
 public func medianSeconds(iters: Int, _ body: () -> Void) -> Double {
     body()
