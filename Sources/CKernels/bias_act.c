@@ -31,6 +31,37 @@ void bias_leaky_relu_forward_ref(float *y, const float *x, const float *b, int N
             }
 }
 
+void noise_bias_leaky_relu_forward(float *y, const float *x, const float *noise, int noise_per_sample,
+                                   const float *strength, const float *b, int N, int C, long S, float slope) {
+#pragma clang fp contract(off) /* the product rounded, then the sums: as the separate ops */
+    long planes = (long)N * C;
+#pragma omp parallel for schedule(static) if (planes * S > PAR_MIN)
+    for (long pc = 0; pc < planes; pc++) {
+        const int c = (int)(pc % C);
+        const float bias = b ? b[c] : 0.0f, st = strength[c];
+        const float *xp = x + pc * S, *np = noise + (noise_per_sample ? pc / C * S : 0);
+        float *yp = y + pc * S;
+        for (long s = 0; s < S; s++) {
+            float t = xp[s] + np[s] * st;
+            float v = t + bias;
+            yp[s] = v > 0.0f ? v : v * slope;
+        }
+    }
+}
+
+void noise_bias_leaky_relu_forward_ref(float *y, const float *x, const float *noise, int noise_per_sample,
+                                       const float *strength, const float *b, int N, int C, long S, float slope) {
+#pragma clang fp contract(off)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (long s = 0; s < S; s++) {
+                long i = ((long)n * C + c) * S + s;
+                float p = noise[(noise_per_sample ? (long)n * S : 0) + s] * strength[c];
+                float v = (x[i] + p) + (b ? b[c] : 0.0f);
+                y[i] = v > 0.0f ? v : slope * v;
+            }
+}
+
 void leaky_relu_backward(float *dx, const float *dy, const float *y, long n, float slope) {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * slope;

@@ -36,6 +36,31 @@ private let shapes: [(N: Int, C: Int, S: Int)] = [
     print("bias_leaky_relu_forward fast vs ref: max |diff| = \(worst) (tol 0: same float ops)")
 }
 
+/// Noise injection fused with bias + leaky ReLU: against its reference, and bit for bit against
+/// the separate steps (noise * strength, added to x, then bias_leaky_relu_forward), with noise per
+/// sample and one map for the batch.
+@Test func noiseBiasLeakyReluMatchesReferenceAndTheSeparateSteps() {
+    for (k, s) in shapes.enumerated() {
+        let n = s.N * s.C * s.S
+        let x = randomArray(count: n, seed: UInt64(k))
+        let b = randomArray(count: s.C, seed: UInt64(50 + k)), st = randomArray(count: s.C, seed: UInt64(60 + k))
+        for perSample in [true, false] {
+            let noise = randomArray(count: (perSample ? s.N : 1) * s.S, seed: UInt64(70 + k))
+            var y = [Float](repeating: .nan, count: n), r = y, separate = y
+            noise_bias_leaky_relu_forward(&y, x, noise, perSample ? 1 : 0, st, b, Int32(s.N), Int32(s.C), s.S, 0.2)
+            noise_bias_leaky_relu_forward_ref(&r, x, noise, perSample ? 1 : 0, st, b, Int32(s.N), Int32(s.C), s.S, 0.2)
+            var sum = x
+            for i in 0..<n {
+                let (plane, p) = (i / s.S, i % s.S)
+                let product = noise[(perSample ? plane / s.C * s.S : 0) + p] * st[plane % s.C]
+                sum[i] = x[i] + product
+            }
+            bias_leaky_relu_forward(&separate, sum, b, Int32(s.N), Int32(s.C), s.S, 0.2)
+            #expect(y == r && y == separate, "shape \(s) noise per sample \(perSample)")
+        }
+    }
+}
+
 @Test func leakyReluBackwardMatchesReference() {
     var worst = 0.0
     for n in [1, 7, 1000, 200_003] {

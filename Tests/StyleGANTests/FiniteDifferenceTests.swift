@@ -167,6 +167,17 @@ struct FiniteDifferenceTests {
         checkGradient("leakyReLU dense", [d], eps: 1e-3) { $0[0].biasLeakyReLU(nil) }
         // R1 through lrelu(x + b) squared: the mask's derivative is zero, the rest flows through x and b.
         checkSecondOrder("biasLeakyReLU", [x, b], eps: 1e-3) { $0[0].biasLeakyReLU($0[1]).square() }
+        // With StyleGAN's noise fused in: gradients for the input, the noise (per sample and one map
+        // for the batch), the per-channel strength and the bias; then the second order.
+        let strength = Tensor([0.02, -0.01, 0.03], shape: [3])
+        for noise in [randomTensor([2, 1, 4, 4], seed: 19), randomTensor([1, 1, 4, 4], seed: 20)] {
+            checkGradient("noiseBiasLeakyReLU noise \(noise.shape)", [x, noise, strength, b], eps: 1e-3) {
+                $0[0].noiseBiasLeakyReLU(noise: $0[1], strength: $0[2], bias: $0[3])
+            }
+            checkSecondOrder("noiseBiasLeakyReLU noise \(noise.shape)", [x, noise, strength, b], eps: 1e-3) {
+                $0[0].noiseBiasLeakyReLU(noise: $0[1], strength: $0[2], bias: $0[3]).square()
+            }
+        }
     }
 
     @Test func normalisations() {

@@ -60,7 +60,7 @@ public final class SynthesisLayer {
             // NVlabs blurs after the upsampling conv, before the noise.
             if case .up = sampling { x = x.blurred() }
         }
-        x = noise(x, noise: noiseMap).biasLeakyReLU(bias)
+        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noise.strength, bias: bias) } ?? x.biasLeakyReLU(bias)
         return style(x, w: w)
     }
 
@@ -116,7 +116,7 @@ public final class SynthesisNetwork {
         for l in layers.prefix(used) {
             let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
             x = l(x, w: w, noise: maps[l.index])
-            if l.index == used - 3 { previous = x }  // the last layer at R/2, for the fade-in
+            if l.index == used - 3 && alpha < 1 { previous = x }  // the last layer at R/2, for the fade-in
         }
         let image = toRGB[r]!(x)
         guard r > 4, alpha < 1, let previous else { return image }

@@ -209,6 +209,7 @@ func shiftedSum(_ w: Tensor) -> Tensor {
 }
 
 /// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0.
+/// (A synthesis layer applies it fused with its bias and activation: `noiseBiasLeakyReLU`.)
 public final class NoiseInjection {
     public let strength: Tensor  // (C)
 
