@@ -53,7 +53,9 @@ public final class SynthesisLayer {
         style = AdaIN(wDim: config.wDim, channels: channels, init: &rng)
     }
 
-    public func callAsFunction(_ input: Tensor, w: Tensor, noise noiseMap: Tensor?) -> Tensor {
+    /// The input is consumed: a caller that passes its only reference lets the layer free it as
+    /// soon as the conv has read it (a 256 px activation of 16 images is 268 MB).
+    public func callAsFunction(_ input: consuming Tensor, w: Tensor, noise noiseMap: Tensor?) -> Tensor {
         var x = input
         if let conv {
             x = conv(x, sampling: sampling)
@@ -115,7 +117,7 @@ public final class SynthesisNetwork {
         var previous: Tensor?
         for l in layers.prefix(used) {
             let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
-            x = l(x, w: w, noise: maps[l.index])
+            x = l(consume x, w: w, noise: maps[l.index])
             if l.index == used - 3 && alpha < 1 { previous = x }  // the last layer at R/2, for the fade-in
         }
         let image = toRGB[r]!(x)
