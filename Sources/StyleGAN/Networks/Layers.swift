@@ -208,19 +208,12 @@ func shiftedSum(_ w: Tensor) -> Tensor {
     return shift(0, 0) + shift(1, 0) + shift(0, 1) + shift(1, 1)
 }
 
-/// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0.
-/// (A synthesis layer applies it fused with its bias and activation: `noiseBiasLeakyReLU`.)
+/// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0. A
+/// synthesis layer applies it fused with its bias and activation (`noiseBiasLeakyReLU`).
 public final class NoiseInjection {
     public let strength: Tensor  // (C)
 
     init(channels: Int, init rng: inout ParameterInit) { strength = rng.constant([channels], 0) }
-
-    public func callAsFunction(_ x: Tensor, noise: Tensor?) -> Tensor {
-        guard let noise else { return x }
-        precondition(noise.rank == 4 && noise.shape[1] == 1 && noise.shape[2] == x.shape[2] && noise.shape[3] == x.shape[3]
-                     && (noise.shape[0] == x.shape[0] || noise.shape[0] == 1), "NoiseInjection: noise \(noise.shape) for \(x.shape)")
-        return x + noise * strength.reshaped([1, -1, 1, 1])
-    }
 }
 
 /// AdaIN with StyleGAN1's style: (y_s, y_b) = an equalised affine of w (gain 1), and
