@@ -58,7 +58,7 @@ public final class Trainer {
     let schedule: ProgressiveSchedule
     let step: TrainingStep
     /// The settings in force: the options given, else on resume the run's, else the defaults.
-    let loss: Loss
+    var loss: Loss { step.loss }
     let mirror: Bool
     let finalResolution: Int
     let snapshotKimg: Double?
@@ -100,7 +100,7 @@ public final class Trainer {
             config = merged
         }
         let meta = resumed?.extraMetadata ?? [:]
-        loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: meta["train.loss"], default: "logistic"),
+        let loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: meta["train.loss"], default: "logistic"),
                         r1Gamma: Trainer.setting("r1-gamma", given: options.r1Gamma, run: meta["train.r1_gamma"].flatMap(Float.init), default: 10),
                         r1Every: Trainer.setting("r1-every", given: options.r1Every, run: meta["train.r1_every"].flatMap(Int.init), default: 1))
         mirror = Trainer.setting("mirror", given: options.mirror, run: meta["train.mirror"].flatMap(Bool.init), default: false)
