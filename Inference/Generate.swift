@@ -80,11 +80,25 @@ public struct Synthesizer {
 
     /// ws (1, layers, wDim) of a seed, truncated if asked.
     public func styles(seed: Int, truncation: Truncation?) throws -> Tensor {
+        try styles(z: latent(seed: seed, zDim: generator.config.zDim), truncation: truncation)
+    }
+
+    /// ws (1, layers, wDim) of a latent z (1, zDim), truncated if asked.
+    public func styles(z: Tensor, truncation: Truncation?) throws -> Tensor {
         try GradMode.withoutGrad {
-            let ws = generator.broadcast(generator.mapping(latent(seed: seed, zDim: generator.config.zDim)))
-                .narrow(axis: 1, start: 0, length: layerCount)
+            let ws = generator.broadcast(generator.mapping(z)).narrow(axis: 1, start: 0, length: layerCount)
             return try truncation?.apply(ws, wAvg: generator.wAvg) ?? ws
         }
+    }
+
+    /// The latents of a .npy file of float32 [N, zDim] (NumPy's layout), one image per row.
+    public func latents(npy path: String) throws -> [Tensor] {
+        let z = try NumPy.read(path)
+        let zDim = generator.config.zDim
+        guard z.rank == 2, z.shape[1] == zDim, z.shape[0] >= 1 else {
+            throw InferenceError("\(path): latents of shape \(z.shape); this network needs [N, \(zDim)]")
+        }
+        return (0..<z.shape[0]).map { z.narrow(axis: 0, start: $0, length: 1).copy() }
     }
 
     public func noiseInput(_ mode: NoiseMode, seed: Int) -> NoiseInput {

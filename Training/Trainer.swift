@@ -28,6 +28,9 @@ public struct TrainOptions {
     public var phaseKimg: Double?
     /// "latest" or a checkpoint path.
     public var resume: String?
+    /// A new run starting from a pretrained network (a checkpoint, or a generator-only file whose
+    /// D then starts untrained) at its resolution, with fresh optimiser state.
+    public var resumeFrom: String?
     /// Checkpoint + snapshot interval (thousands of images); default half a phase.
     public var snapshotKimg: Double?
     public var keepCheckpoints = 3
@@ -61,6 +64,9 @@ public final class Trainer {
     var loss: Loss { step.loss }
     let mirror: Bool
     let finalResolution: Int
+    /// The resolution the run started at: 4, or a pretrained network's (`--resume-from`).
+    let startResolution: Int
+    let resumedFrom: String?
     let snapshotKimg: Double?
     var adamG: Adam { step.adamG }
     var adamD: Adam { step.adamD }
@@ -99,6 +105,18 @@ public final class Trainer {
             }
             config = merged
         }
+        var pretrained: Checkpoint?
+        if let source = options.resumeFrom {
+            guard options.resume == nil else { throw TrainingError("--resume-from starts a new run; it cannot be combined with --resume") }
+            guard run.checkpoints().isEmpty else {
+                throw TrainingError("\(run.path) already holds a run; continue it with --resume latest, or give --resume-from a new --outdir")
+            }
+            var p = try Trainer.pretrainedCheckpoint(source, seed: options.seed)
+            if let b = options.batch { (p.config.batchSize, p.config.batchByResolution) = (b, nil) }
+            if let k = options.phaseKimg { p.config.phaseKimg = k }
+            config = p.config
+            pretrained = p
+        }
         let meta = resumed?.extraMetadata ?? [:]
         let loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: meta["train.loss"], default: "logistic"),
                         r1Gamma: Trainer.setting("r1-gamma", given: options.r1Gamma, run: meta["train.r1_gamma"].flatMap(Float.init), default: 10),
@@ -110,7 +128,14 @@ public final class Trainer {
         guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
         guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
         finalResolution = final
-        schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution))
+        let start = pretrained?.resolution ?? meta["train.start_resolution"].flatMap(Int.init) ?? 4
+        guard dataset.resolution >= start, final >= start else {
+            throw TrainingError("the pretrained network is \(start)x\(start) but the data is \(dataset.resolution)x\(dataset.resolution)"
+                                + (final < start ? " and --resolution \(final)" : "") + "; prepare the data at \(start) px")
+        }
+        startResolution = start
+        resumedFrom = pretrained.map { _ in options.resumeFrom! } ?? meta["train.resumed_from"]
+        schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution), startResolution: start)
         for r in config.resolutions {
             let b = config.batchSize(at: r), group = min(config.mbstdGroupSize, b)
             guard config.mbstdGroupSize <= 1 || b % group == 0 else {
@@ -122,6 +147,8 @@ public final class Trainer {
         if var r = resumed {
             r.config = config
             ckpt = r
+        } else if let p = pretrained {
+            ckpt = p
         } else {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
@@ -146,6 +173,33 @@ public final class Trainer {
 
     static func note(_ text: String) {
         FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+    }
+
+    /// The networks of a pretrained file with no training state: G and D of a checkpoint, or a
+    /// generator-only file's G (as both G and its EMA) and an untrained D from `seed`.
+    static func pretrainedCheckpoint(_ path: String, seed: UInt64) throws -> Checkpoint {
+        var p: Checkpoint
+        if let full = try? Checkpoint.load(from: path) {
+            p = full
+            p.state = []
+        } else {
+            let w = try GeneratorWeights.load(from: path)
+            note("\(path) holds no discriminator: D starts untrained (seed \(seed))")
+            p = GradMode.withoutGrad { Checkpoint(config: w.config, seed: seed) }
+            GradMode.withoutGrad {
+                let trained = Dictionary(uniqueKeysWithValues: GeneratorWeights.namedTensors(w.generator))
+                for g in [p.generator, p.ema] {
+                    for (name, t) in GeneratorWeights.namedTensors(g) { t.assign(trained[name]!) }
+                }
+            }
+            (p.kimg, p.resolution, p.alpha) = (w.kimg, w.resolution, w.alpha)
+        }
+        guard p.alpha == 1 else {
+            throw TrainingError("\(path) was saved during a fade-in (alpha \(p.alpha)); start from a checkpoint of a stable phase")
+        }
+        p.extraMetadata = [:]
+        p.kimg = 0
+        return p
     }
 
     static func resumeCheckpoint(_ spec: String, run: RunFolder) throws -> Checkpoint {
@@ -173,9 +227,11 @@ public final class Trainer {
             "train.adam_g_step": String(adamG.step), "train.adam_d_step": String(adamD.step),
             "train.last_phase": String(lastPhase), "train.loss": loss.name,
             "train.mirror": String(mirror), "train.resolution": String(finalResolution),
+            "train.start_resolution": String(startResolution),
             "train.lr_scale": lrScale.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
         ]
         if let k = snapshotKimg { ckpt.extraMetadata["train.snap_kimg"] = String(k) }
+        if let r = resumedFrom { ckpt.extraMetadata["train.resumed_from"] = r }
         if case let .logistic(gamma, every) = loss {
             ckpt.extraMetadata["train.r1_gamma"] = String(gamma)
             ckpt.extraMetadata["train.r1_every"] = String(every)

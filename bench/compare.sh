@@ -34,6 +34,8 @@ rows+=(
   "generate paper256 256px b1 (per image)|generate|paper256|256|1||3"
   "generate paper256 256px b16 (per image)|generate|paper256|256|16||2"
   "generate small64 64px b16 (per image)|generate|small64|64|16||3"
+  "generate paper1024 512px b1 (per image)|generate|paper1024|512|1||3"
+  "generate paper1024 1024px b1 (per image)|generate|paper1024|1024|1||2"
 )
 
 results=$(mktemp)

@@ -14,7 +14,10 @@ struct Generate: ParsableCommand {
     var network: String
 
     @Option(help: "Seeds: integers and ranges, e.g. 0-7,12.")
-    var seeds: String
+    var seeds: String?
+
+    @Option(help: "Latents instead of seeds: a .npy file of float32 [N, zDim], one image per row (z0000.png ...).")
+    var z: String?
 
     @Option(help: "Output folder (created if missing).")
     var outdir: String
@@ -25,14 +28,16 @@ struct Generate: ParsableCommand {
     @Option(help: "Truncate only the first N layers (StyleGAN's figures use 8).")
     var truncCutoff: Int?
 
-    @Option(help: "Noise: random (from the seed), const (the network's fixed maps) or none.")
+    @Option(name: [.customLong("noise"), .customLong("noise-mode")],
+            help: "Noise: random (from the seed, or the row of --z), const (the network's fixed maps) or none (zero).")
     var noise: NoiseMode = .random
 
     @Flag(help: "Also write all images as one grid.png.")
     var grid = false
 
     func run() throws {
-        let seedList = try parseSeeds(seeds)
+        guard (seeds == nil) != (z == nil) else { throw ValidationError("give either --seeds or --z") }
+        let seedList = try seeds.map(parseSeeds) ?? []
         if truncCutoff != nil && trunc == nil { throw ValidationError("--trunc-cutoff needs --trunc") }
         let truncation = try trunc.map { try Truncation(psi: $0, cutoff: truncCutoff) }
         let synth = try Synthesizer.load(network)
@@ -40,8 +45,16 @@ struct Generate: ParsableCommand {
             throw ValidationError("--trunc-cutoff \(cut) is past the network's \(synth.layerCount) layers")
         }
         try makeOutputFolder(outdir)
+        let latents = try z.map { try synth.latents(npy: $0) }
         var images: [Image] = []
         try synth.frozen {
+            if let latents {
+                for (row, latent) in latents.enumerated() {
+                    let img = synth.image(try synth.styles(z: latent, truncation: truncation), noise: synth.noiseInput(noise, seed: row))
+                    try img.writePNG("\(outdir)/" + String(format: "z%04d.png", row))
+                    if grid { images.append(img) }
+                }
+            }
             for seed in seedList {
                 let img = try synth.generate(seed: seed, truncation: truncation, noise: noise)
                 try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
@@ -51,7 +64,8 @@ struct Generate: ParsableCommand {
         if grid {
             try Image.grid(images, columns: Int(Double(images.count).squareRoot().rounded(.up))).writePNG("\(outdir)/grid.png")
         }
-        print("wrote \(seedList.count) image\(seedList.count == 1 ? "" : "s") (\(synth.resolution)x\(synth.resolution)) to \(outdir)")
+        let count = seedList.count + (latents?.count ?? 0)
+        print("wrote \(count) image\(count == 1 ? "" : "s") (\(synth.resolution)x\(synth.resolution)) to \(outdir)")
     }
 }
 

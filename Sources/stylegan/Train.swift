@@ -1,5 +1,5 @@
 // `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
-// [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE]`
+// [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE] [--resume-from PRETRAINED]`
 // Under `mpirun -np N` (a build with STYLEGAN_MPI=1) the N processes train one model together.
 import ArgumentParser
 import Foundation
@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
     @Option(help: "Thousands of images per stabilise and per fade-in phase (default: the config's).") var phaseKimg: Double?
     @Option(help: "Checkpoint and snapshot every N thousand images (default: half a phase).") var snapKimg: Double?
     @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file; options not given keep the run's values.") var resume: String?
+    @Option(help: "Start a new run from a pretrained network (a checkpoint, or generator-only weights, whose D then starts untrained) at its resolution, with fresh optimiser state.") var resumeFrom: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
     // Hidden, for tests: per-rank state checksums after each step; steps treated as non-finite.
     @Flag(help: .hidden) var debugRankChecksums = false
@@ -49,6 +50,7 @@ struct Train: ParsableCommand {
         options.phaseKimg = phaseKimg
         options.snapshotKimg = snapKimg
         options.resume = resume
+        options.resumeFrom = resumeFrom
         options.progress = !quiet
         options.rankChecksums = debugRankChecksums
         options.failAtIterations = Set(debugFailAt)

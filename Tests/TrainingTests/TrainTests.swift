@@ -141,6 +141,47 @@ struct TrainTests {
         #expect(again.ckpt.config.phaseKimg == 0.2 && again.loss.name == "hinge" && !again.mirror && again.ckpt.config.batchSize == 8)
     }
 
+    /// `--resume-from`: a new run from a pretrained network at its resolution, with fresh Adam
+    /// state; a generator-only file brings G (and its EMA) and D starts untrained; the start
+    /// resolution is kept on resume; data of another resolution is refused before any step.
+    @Test func resumeFromStartsAtThePretrainedResolution() throws {
+        let data = try makeDataset(count: 16, name: "pretrained")
+        let first = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-pre").path
+        var o = TrainOptions(data: data, outdir: first, config: .tiny, totalKimg: 0.05)
+        (o.batch, o.phaseKimg, o.resolution, o.progress) = (4, 0.01, 8, false)
+        try Trainer(o).train()
+        let sourcePath = try RunFolder(first).checkpoints().last!.path
+        let source = try Checkpoint.load(from: sourcePath)
+        #expect(source.resolution == 8 && source.alpha == 1)
+        let gOnly = first + "/g.safetensors"
+        try GeneratorWeights(checkpoint: source).save(to: gOnly)
+
+        for (file, keepsD) in [(sourcePath, true), (gOnly, false)] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-ft-\(keepsD)").path
+            var ft = TrainOptions(data: data, outdir: out, config: .small64, totalKimg: 0.016)
+            (ft.resumeFrom, ft.phaseKimg, ft.progress, ft.resolution) = (file, 0.01, false, 8)
+            let t = try Trainer(ft)
+            #expect(t.ckpt.config.name == "tiny" && t.schedule.position(kimg: 0).resolution == 8 && t.schedule.position(kimg: 0).alpha == 1)
+            #expect(t.adamG.step == 0 && t.nimg == 0)
+            let ema = GeneratorWeights.namedTensors(t.ckpt.ema), src = Dictionary(uniqueKeysWithValues: GeneratorWeights.namedTensors(source.ema))
+            #expect(ema.allSatisfy { $0.1.scalars == src[$0.0]!.scalars })
+            let dSame = zip(t.ckpt.discriminator.parameters, source.discriminator.parameters).allSatisfy { $0.1.scalars == $1.1.scalars }
+            #expect(dSame == keepsD)
+            try t.train()
+            var again = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.024)
+            (again.resume, again.progress) = ("latest", false)
+            let resumed = try Trainer(again)
+            #expect(resumed.startResolution == 8 && resumed.schedule.position(kimg: 0.016).resolution == 8 && resumed.resumedFrom == file)
+        }
+        // Refused before any step: a final resolution below the pretrained network's, and a run folder in use.
+        var bad = TrainOptions(data: data, outdir: first + "-bad", config: .tiny, totalKimg: 0.01)
+        (bad.resumeFrom, bad.resolution, bad.progress) = (gOnly, 4, false)
+        #expect(throws: TrainingError.self) { try Trainer(bad) }
+        var busy = TrainOptions(data: data, outdir: first, config: .tiny, totalKimg: 0.01)
+        busy.resumeFrom = gOnly
+        #expect(throws: TrainingError.self) { try Trainer(busy) }
+    }
+
     @Test func unwritableOutputFolderIsAClearError() throws {
         let data = try makeDataset(count: 8, name: "unwritable")
         let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)

@@ -39,7 +39,8 @@ import networks as nets  # noqa: E402
 
 SMALL64 = dict(z_dim=256, w_dim=256, mapping_layers=8, mapping_lrmul=0.01,
                fmap_base=2048, fmap_max=256, fmap_min=1, resolution=64)
-CONFIGS = {"paper256": nets.PAPER256, "small64": SMALL64, "tiny": nets.TINY}
+PAPER1024 = dict(nets.PAPER256, resolution=1024)  # NVIDIA's released FFHQ network
+CONFIGS = {"paper256": nets.PAPER256, "paper1024": PAPER1024, "small64": SMALL64, "tiny": nets.TINY}
 
 STYLE_MIXING_PROB = 0.9
 W_AVG_BETA = 0.995

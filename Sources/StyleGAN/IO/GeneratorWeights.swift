@@ -19,7 +19,7 @@ public struct GeneratorWeights {
     public var isGeneratorOnly = false
 
     /// The EMA generator's tensors under their file names ("G_ema.*").
-    static func namedTensors(_ g: Generator) -> NamedParameters {
+    public static func namedTensors(_ g: Generator) -> NamedParameters {
         (g.parameters + g.buffers).map { ("G_ema." + $0.0.dropFirst(2), $0.1) }
     }
 

@@ -24,6 +24,21 @@ public struct Config: Codable, Equatable {
     /// Spectral normalisation of G's convolutions (off in the paper).
     public var gSpectralNorm = false
 
+    // Variants of other StyleGAN ports, recorded so that their imported weights run exactly as in
+    // their own code (nil everywhere: NVlabs' StyleGAN, which our own runs train).
+    /// Instance-norm epsilon (rosinality: PyTorch's InstanceNorm2d default, 1e-5; nil: 1e-8).
+    public var instanceNormEpsilon: Float?
+    /// The upsampling conv's bias is added before its blur (rosinality), not after (NVlabs).
+    public var biasBeforeBlur: Bool?
+    /// Random noise: one map per resolution shared by its two layers (rosinality), not one per layer.
+    public var noisePerResolution: Bool?
+    /// D's fromRGB is linear (rosinality's model default), not followed by leaky ReLU.
+    public var dLinearFromRGB: Bool?
+    /// A D block changes the channel count in its first conv (rosinality), not in the down conv.
+    public var dChannelsChangeFirst: Bool?
+    /// Minibatch stddev over the whole batch (rosinality), not groups of `mbstdGroupSize`.
+    public var mbstdWholeBatch: Bool?
+
     // Training
     /// Batch size, and per resolution where it differs (ProGAN's minibatch dict).
     public var batchSize: Int
@@ -36,6 +51,11 @@ public struct Config: Codable, Equatable {
     public var styleMixingProb: Float = 0.9
     public var emaHalfLifeKimg: Double = 10
     public var wAvgBeta: Float = 0.995
+
+    public var instanceNormEps: Float { instanceNormEpsilon ?? normEpsilon }
+
+    /// The minibatch-stddev group for a batch of n (1: the layer is off).
+    public func mbstdGroup(batch n: Int) -> Int { mbstdWholeBatch == true ? n : min(mbstdGroupSize, n) }
 
     public func batchSize(at r: Int) -> Int { batchByResolution?[r] ?? batchSize }
     public func learningRate(at r: Int) -> Float { learningRateByResolution?[r] ?? learningRate }
@@ -99,7 +119,13 @@ extension Config {
         name: "paper256", resolution: 256, zDim: 512, wDim: 512, fmapBase: 8192, fmapMax: 512,
         batchSize: 8, phaseKimg: 600, learningRateByResolution: [128: 0.0015, 256: 0.002])
 
-    public static let presets: [Config] = [.tiny, .small64, .paper256]
+    /// NVIDIA's released FFHQ / CelebA-HQ network (karras2019stylegan-ffhq-1024x1024.pkl): what
+    /// `stylegan import` builds for those files; 18 style layers.
+    public static let paper1024 = Config(
+        name: "paper1024", resolution: 1024, zDim: 512, wDim: 512, fmapBase: 8192, fmapMax: 512,
+        batchSize: 4, phaseKimg: 600, learningRateByResolution: [128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003])
+
+    public static let presets: [Config] = [.tiny, .small64, .paper256, .paper1024]
 
     public static func preset(named name: String) throws -> Config {
         guard let c = presets.first(where: { $0.name == name }) else {

@@ -12,9 +12,10 @@ public final class DiscriminatorBlock {
     init(resolution r: Int, config c: Config, init rng: inout ParameterInit) {
         resolution = r
         let (cin, cout) = (c.channels(at: r), c.channels(at: r / 2))
-        conv0 = EqualizedConv2d(cin, cin, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
-        bias0 = rng.constant([cin], 0)
-        conv1 = EqualizedConv2d(cin, cout, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        let mid = c.dChannelsChangeFirst == true ? cout : cin
+        conv0 = EqualizedConv2d(cin, mid, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        bias0 = rng.constant([mid], 0)
+        conv1 = EqualizedConv2d(mid, cout, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
         bias1 = rng.constant([cout], 0)
         fused = r >= c.fusedScaleFrom
     }
@@ -35,11 +36,13 @@ public final class DiscriminatorEpilogue {
     public let conv: EqualizedConv2d, convBias: Tensor
     public let fc0: EqualizedLinear, fc1: EqualizedLinear
     public let groupSize: Int
+    let wholeBatch: Bool
 
     init(config c: Config, init rng: inout ParameterInit) {
         let (c1, c0) = (c.nf(1), c.nf(0))
         groupSize = c.mbstdGroupSize
-        let extra = groupSize > 1 ? 1 : 0
+        wholeBatch = c.mbstdWholeBatch == true
+        let extra = groupSize > 1 || wholeBatch ? 1 : 0
         conv = EqualizedConv2d(c1 + extra, c1, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
         convBias = rng.constant([c1], 0)
         fc0 = EqualizedLinear(c1 * 16, c0, init: &rng)
@@ -48,7 +51,7 @@ public final class DiscriminatorEpilogue {
     }
 
     func callAsFunction(_ input: Tensor) -> Tensor {
-        var x = groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
+        var x = wholeBatch ? minibatchStdDev(input, groupSize: input.shape[0]) : groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
         x = conv(x).biasLeakyReLU(convBias)
         x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2)
         return fc1(x)
@@ -71,7 +74,8 @@ public final class Discriminator {
         var rng = ParameterInit(seed: seed ^ 0xD15C_0000_0000)
         var stems: [Int: FromRGB] = [:], blocks: [Int: DiscriminatorBlock] = [:]
         for r in config.resolutions {
-            stems[r] = FromRGB(channels: config.channels(at: r), equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm, init: &rng)
+            stems[r] = FromRGB(channels: config.channels(at: r), equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm,
+                               linear: config.dLinearFromRGB == true, init: &rng)
             if r >= 8 { blocks[r] = DiscriminatorBlock(resolution: r, config: config, init: &rng) }
         }
         fromRGB = stems
@@ -87,7 +91,7 @@ public final class Discriminator {
         let r = images.shape[2]
         precondition(config.resolutions.contains(r), "Discriminator: resolution \(r) not in \(config.resolutions)")
         precondition(alpha >= 0 && alpha <= 1, "Discriminator: alpha \(alpha) outside [0, 1]")
-        let n = images.shape[0], g = min(config.mbstdGroupSize, n)
+        let n = images.shape[0], g = config.mbstdGroup(batch: n)
         precondition(config.mbstdGroupSize <= 1 || n % g == 0,
                      "Discriminator: batch \(n) is not divisible by the minibatch-stddev group size \(g)")
         var x = fromRGB[r]!(images)

@@ -40,6 +40,7 @@ public final class SynthesisLayer {
     public let bias: Tensor
     public let style: AdaIN
     let sampling: ConvSampling
+    let biasBeforeBlur: Bool
 
     init(index: Int, inChannels: Int, channels: Int, config: Config, init rng: inout ParameterInit) {
         self.index = index
@@ -50,19 +51,27 @@ public final class SynthesisLayer {
         sampling = upsamples ? .up(fused: resolution >= config.fusedScaleFrom) : .same
         noise = NoiseInjection(channels: channels, init: &rng)
         bias = rng.constant([channels], 0)
-        style = AdaIN(wDim: config.wDim, channels: channels, init: &rng)
+        style = AdaIN(wDim: config.wDim, channels: channels, eps: config.instanceNormEps, init: &rng)
+        biasBeforeBlur = upsamples && config.biasBeforeBlur == true
     }
 
     /// The input is consumed: a caller that passes its only reference lets the layer free it as
     /// soon as the conv has read it (a 256 px activation of 16 images is 268 MB).
     public func callAsFunction(_ input: consuming Tensor, w: Tensor, noise noiseMap: Tensor?) -> Tensor {
         var x = input
+        var b = bias
         if let conv {
             x = conv(x, sampling: sampling)
-            // NVlabs blurs after the upsampling conv, before the noise.
-            if case .up = sampling { x = x.blurred() }
+            // NVlabs blurs after the upsampling conv, before the noise (rosinality: after the bias,
+            // which differs at the borders, where the blur reads zero padding).
+            if biasBeforeBlur {
+                x = x.biasLeakyReLU(bias, slope: 1).blurred()
+                b = Tensor(zeros: bias.shape)
+            } else if case .up = sampling {
+                x = x.blurred()
+            }
         }
-        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noise.strength, bias: bias) } ?? x.biasLeakyReLU(bias)
+        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noise.strength, bias: b) } ?? x.biasLeakyReLU(b)
         return style(x, w: w)
     }
 
@@ -142,9 +151,12 @@ public final class SynthesisNetwork {
     /// The `.random(seed:)` maps of samples `samples` of a batch of `batch`: one process's shard
     /// of a batch gets the rows that the whole batch's draw has for those samples.
     public func noiseMaps(seed: UInt64, samples: [Int], of batch: Int, layers used: Int) -> [Tensor?] {
-        // Stream per layer, so a map does not depend on how many layers run.
-        layers.prefix(used).map { l in
-            Tensor(randomNormal: [batch, 1, l.resolution, l.resolution], rows: samples, seed: seed, stream: UInt32(l.index), step: 0x401_5E)
+        // Stream per layer, so a map does not depend on how many layers run; with one map per
+        // resolution both layers take the first one's stream.
+        let perResolution = config.noisePerResolution == true
+        return layers.prefix(used).map { l in
+            let stream = UInt32(perResolution ? l.index & ~1 : l.index)
+            return Tensor(randomNormal: [batch, 1, l.resolution, l.resolution], rows: samples, seed: seed, stream: stream, step: 0x401_5E)
         }
     }
 

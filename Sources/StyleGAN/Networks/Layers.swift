@@ -220,15 +220,17 @@ public final class NoiseInjection {
 /// instanceNorm(x) * (1 + y_s) + y_b.
 public final class AdaIN {
     public let affine: EqualizedLinear
+    let eps: Float
 
-    init(wDim: Int, channels: Int, init rng: inout ParameterInit) {
+    init(wDim: Int, channels: Int, eps: Float = normEpsilon, init rng: inout ParameterInit) {
         affine = EqualizedLinear(wDim, 2 * channels, gain: 1, init: &rng)
+        self.eps = eps
     }
 
     public func callAsFunction(_ x: Tensor, w: Tensor) -> Tensor {
         let c = x.shape[1]
         let style = affine(w)  // (N, 2C)
-        return x.adaIN(scale: style.narrow(axis: 1, start: 0, length: c), bias: style.narrow(axis: 1, start: c, length: c))
+        return x.adaIN(scale: style.narrow(axis: 1, start: 0, length: c), bias: style.narrow(axis: 1, start: c, length: c), eps: eps)
     }
 }
 
@@ -247,17 +249,20 @@ public final class ToRGB {
     public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
 }
 
-/// 1x1 conv from RGB plus bias and leaky ReLU (the discriminator's stem at each resolution).
+/// 1x1 conv from RGB plus bias and leaky ReLU (the discriminator's stem at each resolution; linear
+/// in rosinality's model default).
 public final class FromRGB {
     public let conv: EqualizedConv2d
     public let bias: Tensor
+    let slope: Float
 
-    init(channels: Int, equalized: Bool, spectralNorm: Bool, init rng: inout ParameterInit) {
+    init(channels: Int, equalized: Bool, spectralNorm: Bool, linear: Bool = false, init rng: inout ParameterInit) {
         conv = EqualizedConv2d(3, channels, kernel: 1, equalized: equalized, spectralNorm: spectralNorm, init: &rng)
         bias = rng.constant([channels], 0)
+        slope = linear ? 1 : 0.2
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias, slope: slope) }
 
     public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
 }

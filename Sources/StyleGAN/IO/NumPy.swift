@@ -1,0 +1,145 @@
+// NumPy arrays, as float32 tensors: `.npy` files (what users pass as latents with --z / --w, and
+// what we write for them) and arrays inside pickles (numpy's own reconstruction records, as in
+// NVIDIA's network pickles), with every size checked against the bytes present.
+import Foundation
+
+public enum NumPy {
+    /// Globals of numpy's array pickling (numpy 1.x and 2.x names), kept as records.
+    public static let pickleRecords: Set<String> = [
+        "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+        "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer", "numpy.dtype",
+        "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+    ]
+    public static let pickleValues: Set<String> = ["numpy.ndarray"]
+
+    /// Element decoding of a dtype string such as "<f4" (float types only).
+    static func elementSize(_ descr: String) throws -> (size: Int, half: Bool, double: Bool) {
+        switch descr {
+        case "<f4", "=f4", "f4", "float32": return (4, false, false)
+        case "<f2", "=f2", "f2", "float16": return (2, true, false)
+        case "<f8", "=f8", "f8", "float64": return (8, false, true)
+        default: throw ImportError("array dtype '\(descr)' is not a little-endian float (f2, f4, f8)")
+        }
+    }
+
+    /// Decodes `count` little-endian floats of `descr` into a tensor of `shape` (C or Fortran order).
+    static func tensor(_ bytes: Data, descr: String, shape: [Int], fortran: Bool, what: String) throws -> Tensor {
+        let (size, half, double) = try elementSize(descr)
+        var count = 1
+        for d in shape {
+            let (c, o) = count.multipliedReportingOverflow(by: d)
+            guard d >= 0, !o, c <= bytes.count else { throw ImportError("\(what): shape \(shape) is larger than its \(bytes.count) bytes") }
+            count = c
+        }
+        guard bytes.count == count * size else { throw ImportError("\(what): \(bytes.count) bytes do not hold \(shape) of \(descr)") }
+        let t = Tensor(uninitialized: shape)
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<count {
+                if half { t.data[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                else if double { t.data[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                else { t.data[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            }
+        }
+        guard fortran, shape.count > 1 else { return t }
+        // Fortran order: the reversed shape in C order, transposed back.
+        let c = Tensor(uninitialized: shape)
+        let reversed = Array(shape.reversed())
+        var index = [Int](repeating: 0, count: shape.count)
+        for i in 0..<count {
+            var src = 0
+            for k in 0..<shape.count { src = src * reversed[k] + index[shape.count - 1 - k] }
+            c.data[i] = t.data[src]
+            var k = shape.count - 1
+            while k >= 0 {
+                index[k] += 1
+                if index[k] < shape[k] { break }
+                index[k] = 0
+                k -= 1
+            }
+        }
+        return c
+    }
+
+    // MARK: - .npy files
+
+    public static func read(_ path: String) throws -> Tensor {
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ImportError("\(path): cannot read: \((error as NSError).localizedDescription)")
+        }
+        return try parse(bytes, what: path)
+    }
+
+    public static func parse(_ bytes: Data, what: String) throws -> Tensor {
+        let b = [UInt8](bytes.prefix(12))
+        guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw ImportError("\(what): not a .npy file") }
+        let major = b[6]
+        let headerLen: Int, start: Int
+        if major == 1 { headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10 }
+        else if major == 2 || major == 3, b.count >= 12 {
+            headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
+        } else { throw ImportError("\(what): unsupported .npy version \(major)") }
+        guard headerLen <= bytes.count - start else { throw ImportError("\(what): .npy header runs past the end of the file") }
+        let header = String(decoding: bytes[(bytes.startIndex + start)..<(bytes.startIndex + start + headerLen)], as: UTF8.self)
+        func field(_ key: String) -> String? {
+            guard let r = header.range(of: "'\(key)':") else { return nil }
+            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let d = field("descr"), let q1 = d.firstIndex(of: "'"),
+              let q2 = d[d.index(after: q1)...].firstIndex(of: "'") else { throw ImportError("\(what): .npy header has no descr") }
+        let descr = String(d[d.index(after: q1)..<q2])
+        let fortran = field("fortran_order")?.hasPrefix("True") ?? false
+        guard let s = field("shape"), let open = s.firstIndex(of: "("), let close = s.firstIndex(of: ")") else {
+            throw ImportError("\(what): .npy header has no shape")
+        }
+        let dims = s[s.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let shape = try dims.map { d -> Int in
+            guard let v = Int(d), v >= 0 else { throw ImportError("\(what): bad .npy dimension '\(d)'") }
+            return v
+        }
+        return try tensor(bytes.suffix(from: bytes.startIndex + start + headerLen), descr: descr, shape: shape, fortran: fortran, what: what)
+    }
+
+    /// A float32 .npy file (version 1.0, C order), written atomically.
+    public static func write(_ t: Tensor, to path: String) throws {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(t.shape.map(String.init).joined(separator: ", "))\(t.rank == 1 ? "," : "")), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var out = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+        out.append(Data(header.utf8))
+        out.append(UnsafeBufferPointer(start: t.data, count: t.count))
+        try writeAtomically(out, to: path)
+    }
+}
+
+extension Pickle {
+    /// A numpy float array of the pickle (numpy's `_reconstruct` + state, or `_frombuffer`).
+    public func ndarray(_ v: PickleValue, what: String) throws -> Tensor {
+        guard let obj = object(v) else { throw ImportError("\(what) is a \(kind(v)), not a numpy array") }
+        if obj.type.hasSuffix("._frombuffer") {
+            guard obj.args.count >= 4, let buffer = bytes(obj.args[0]), let dtype = object(obj.args[1]),
+                  let shape = tuple(obj.args[2]) else { throw ImportError("\(what): malformed numpy _frombuffer record") }
+            let dims = try shape.map { d -> Int in guard case .int(let n) = d else { throw ImportError("\(what): bad dimension") }; return n }
+            var fortran = false
+            if case .string(let order) = obj.args[3] { fortran = order == "F" }
+            return try NumPy.tensor(buffer, descr: try dtypeString(dtype, what: what), shape: dims, fortran: fortran, what: what)
+        }
+        guard obj.type.hasSuffix("._reconstruct"), let state = obj.state.flatMap({ tuple($0) }), state.count == 5,
+              let shape = tuple(state[1]), let dtype = object(state[2]), let raw = bytes(state[4]) else {
+            throw ImportError("\(what): a \(obj.type) record that is not a numpy array with data")
+        }
+        let dims = try shape.map { d -> Int in guard case .int(let n) = d, n >= 0 else { throw ImportError("\(what): bad dimension") }; return n }
+        var fortran = false
+        if case .bool(let f) = state[3] { fortran = f }
+        return try NumPy.tensor(raw, descr: try dtypeString(dtype, what: what), shape: dims, fortran: fortran, what: what)
+    }
+
+    /// "<f4" from numpy.dtype('f4', False, True) with state (3, '<', ...).
+    func dtypeString(_ d: PickleObject, what: String) throws -> String {
+        guard d.type == "numpy.dtype", case .string(let name)? = d.args.first else { throw ImportError("\(what): array dtype is not a numpy.dtype") }
+        var order = "<"
+        if let s = d.state.flatMap({ tuple($0) }), s.count > 1, case .string(let o) = s[1] { order = o == "|" ? "<" : o }
+        guard order == "<" || order == "=" else { throw ImportError("\(what): big-endian arrays are not supported") }
+        return "<" + name
+    }
+}
