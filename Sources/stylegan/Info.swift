@@ -24,6 +24,13 @@ struct Info: ParsableCommand {
             "options:     D equalised lr \(c.dEqualizedLR), D spectral norm \(c.dSpectralNorm), G spectral norm \(c.gSpectralNorm), "
                 + "minibatch stddev group \(c.mbstdGroupSize)",
         ]
+        let variants = [
+            c.instanceNormEpsilon.map { "instance-norm eps \($0)" }, c.biasBeforeBlur == true ? "bias before blur" : nil,
+            c.noisePerResolution == true ? "one noise map per resolution" : nil, c.dLinearFromRGB == true ? "linear fromRGB" : nil,
+            c.dChannelsChangeFirst == true ? "D blocks widen first" : nil, c.mbstdWholeBatch == true ? "whole-batch stddev" : nil,
+        ].compactMap { $0 }
+        if !variants.isEmpty { lines.append("variant:     \(variants.joined(separator: ", "))") }
+        if let source = weights.extraMetadata["imported_from"] { lines.append("imported:    from \(source)") }
         if let ckpt { lines.append("training:    \(ckpt.state.isEmpty ? "no training state" : "\(ckpt.state.count) state tensors")") }
         if let text = weights.extraMetadata["description"] { lines.append("description: \(text)") }
         print(lines.joined(separator: "\n"))

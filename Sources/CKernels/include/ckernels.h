@@ -11,3 +11,5 @@
 #include "elementwise.h"
 #include "adam.h"
 #include "random.h"
+#include "linalg.h"
+#include "window.h"
