@@ -21,3 +21,18 @@ public enum GenerateBench {
         ])
     }
 }
+
+/// `stylegan bench inception`: FID's Inception-v3 on 299x299 images (random weights of its shapes).
+public enum InceptionBench {
+    public static func run(batch: Int, iters: Int) -> BenchRow {
+        let net = InceptionV3(randomSeed: 0)
+        let x = GradMode.withoutGrad { (Tensor(randomUniform: [batch, 3, 299, 299], seed: 1) * 255).copy() }
+        let t = FrozenWeights.during(keepingTransformsOf: net.parameters) {
+            medianSeconds(iters: iters) { _ = net.features(uint8: x) }
+        }
+        return BenchRow(name: "inception", fields: [
+            ("resolution", 299), ("batch", batch), ("ms_per_batch", t * 1e3), ("ms_per_image", t * 1e3 / Double(batch)),
+            ("images_per_s", Double(batch) / t), ("peak_rss_mb", peakRSSMegabytes()), ("peak_tensor_mb", Double(ck_buffer_live_bytes(1, 0) >> 20)),
+        ])
+    }
+}

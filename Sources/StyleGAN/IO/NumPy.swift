@@ -15,10 +15,11 @@ public enum NumPy {
     /// Element decoding of a dtype string such as "<f4" (float types only).
     static func elementSize(_ descr: String) throws -> (size: Int, half: Bool, double: Bool) {
         switch descr {
+        case "|u1", "u1", "<u1", "uint8": return (1, false, false)
         case "<f4", "=f4", "f4", "float32": return (4, false, false)
         case "<f2", "=f2", "f2", "float16": return (2, true, false)
         case "<f8", "=f8", "f8", "float64": return (8, false, true)
-        default: throw ImportError("array dtype '\(descr)' is not a little-endian float (f2, f4, f8)")
+        default: throw ImportError("array dtype '\(descr)' is not uint8 or a little-endian float (f2, f4, f8)")
         }
     }
 
@@ -35,7 +36,8 @@ public enum NumPy {
         let t = Tensor(uninitialized: shape)
         bytes.withUnsafeBytes { raw in
             for i in 0..<count {
-                if half { t.data[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                if size == 1 { t.data[i] = Float(raw[i]) }
+                else if half { t.data[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
                 else if double { t.data[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
                 else { t.data[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
             }

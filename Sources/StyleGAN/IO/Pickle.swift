@@ -61,6 +61,8 @@ public struct Pickle {
         case codecsEncode = "_codecs.encode"
         case set = "builtins.set"
         case frozenset = "builtins.frozenset"
+        /// TorchScript's int lists (e.g. a conv's padding): the list itself.
+        case buildIntList = "torch.jit._pickle.build_intlist"
     }
 
     /// What a reader accepts beyond the built-ins: classes kept as records (exact names or
@@ -322,6 +324,9 @@ public struct Pickle {
                     }
                 }
                 return try newDict(items)
+            case .buildIntList:
+                guard let list = args.first, pickle.tuple(list) != nil else { throw fail("build_intlist without a list") }
+                return list
             case .set, .frozenset:
                 pickle.lists.append(args.first.flatMap { pickle.tuple($0) } ?? [])
                 return .list(pickle.lists.count - 1)

@@ -19,6 +19,9 @@ public struct TorchFile {
         }
     }
 
+    /// TorchScript archives: modules are records of `__torch__` classes.
+    public static let torchScriptPolicy = Pickle.Policy(recordPrefixes: ["__torch__."])
+
     /// Storage types, the only torch globals that appear as plain values.
     static let storageGlobals = Set(["Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"].map { "torch.\($0)Storage" })
 
@@ -56,10 +59,12 @@ public struct TorchFile {
         if let order = zip.data(prefix + "byteorder"), String(decoding: order, as: UTF8.self) != "little" {
             throw ImportError("\(path): big-endian tensors are not supported")
         }
-        let pickle = try Pickle(zip.data(main)!, policy: policy, what: "\(path) (\(main))")
+        guard let mainBytes = zip.data(main) else { throw ImportError("\(path): \(main) is compressed; torch stores it uncompressed") }
+        let pickle = try Pickle(mainBytes, policy: policy, what: "\(path) (\(main))")
         var storages: [String: Data] = [:]
         for name in zip.names where name.hasPrefix(prefix + "data/") {
-            storages[String(name.dropFirst(prefix.count + 5))] = zip.data(name)!
+            guard let d = zip.data(name) else { throw ImportError("\(path): storage \(name) is compressed; torch stores storages uncompressed") }
+            storages[String(name.dropFirst(prefix.count + 5))] = d
         }
         return TorchFile(path: path, pickle: pickle, storageBytes: storages)
     }

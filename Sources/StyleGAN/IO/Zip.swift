@@ -1,13 +1,15 @@
 // A reader of zip archives' stored (uncompressed) entries, as torch.save and TorchScript write
 // them: the central directory (zip64 included) gives each entry's name and byte range, every
 // offset and size is checked against the file, and an entry's bytes are a view of the mapped file.
+// Compressed entries (TorchScript's code/ sources) are listed but cannot be read.
 import Foundation
 
 public struct ZipArchive {
     public struct Entry {
         public let name: String
-        /// The entry's data in the archive's bytes.
+        /// The entry's data in the archive's bytes (compressed data when `compressed`).
         public let range: Range<Int>
+        public let compressed: Bool
     }
 
     public let bytes: Data
@@ -76,17 +78,20 @@ public struct ZipArchive {
                 }
                 e += 4 + len
             }
-            guard method == 0 else { throw fail("entry '\(name)' is compressed (method \(method)); torch writes stored entries only") }
-            guard compressed == size else { throw fail("entry '\(name)' is stored with sizes \(compressed) and \(size)") }
+            guard method != 0 || compressed == size else { throw fail("entry '\(name)' is stored with sizes \(compressed) and \(size)") }
             guard local <= UInt64(n), try u(Int(local), 4) == 0x0403_4B50 else { throw fail("entry '\(name)' has no local header at \(local)") }
             let start = Int(local) + 30 + Int(try u(Int(local) + 26, 2)) + Int(try u(Int(local) + 28, 2))
-            guard size <= UInt64(n), start <= n - Int(size) else { throw fail("entry '\(name)' (\(size) bytes) runs past the end of the file") }
-            let entry = Entry(name: name, range: (base + start)..<(base + start + Int(size)))
+            guard compressed <= UInt64(n), start <= n - Int(compressed) else { throw fail("entry '\(name)' (\(compressed) bytes) runs past the end of the file") }
+            let entry = Entry(name: name, range: (base + start)..<(base + start + Int(compressed)), compressed: method != 0)
             if entries[name] == nil { names.append(name) }
             entries[name] = entry
             p += 46 + nameLen + extraLen + commentLen
         }
     }
 
-    public func data(_ name: String) -> Data? { entries[name].map { bytes[$0.range] } }
+    /// A stored entry's bytes; nil for a missing or compressed one.
+    public func data(_ name: String) -> Data? {
+        guard let e = entries[name], !e.compressed else { return nil }
+        return bytes[e.range]
+    }
 }

@@ -1,6 +1,7 @@
 // The Fréchet Inception Distance (Heusel et al. 2017) and the Kernel Inception Distance
 // (Bińkowski et al. 2018) of two sets of Inception features, as NVIDIA's metrics compute them:
-// statistics in float64 (mean, covariance with N - 1), and for FID the trace of the matrix square
+// statistics in float64 (mean, covariance divided by N as NVIDIA's FeatureStats does; pytorch-fid
+// and np.cov divide by N - 1, 0.02% apart at 5,000 images), and for FID the trace of the matrix square
 // root by the eigen-decomposition route (LAPACK dsyevd): tr sqrt(S1 S2) = sum of sqrt(eigenvalues
 // of sqrt(S1) S2 sqrt(S1)), which is symmetric, where scipy's sqrtm works on the non-symmetric
 // product. KID is kernel_inception_distance.py's unbiased MMD with the cubic polynomial kernel
@@ -14,7 +15,7 @@ public struct FeatureStatistics {
     /// (dim, dim), row-major.
     public let covariance: [Double]
 
-    /// Mean and covariance (N - 1 normalised, as numpy.cov) of features (N, D).
+    /// Mean and covariance (divided by N, as NVIDIA's metrics) of features (N, D).
     public init(features: Tensor) {
         precondition(features.rank == 2 && features.shape[0] >= 2, "statistics need (N >= 2, D) features, got \(features.shape)")
         let (n, d) = (features.shape[0], features.shape[1])
@@ -24,7 +25,7 @@ public struct FeatureStatistics {
         for j in 0..<d { mean[j] /= Double(n) }
         for i in 0..<n { for j in 0..<d { centred[i * d + j] = Double(features.data[i * d + j]) - mean[j] } }
         var cov = [Double](repeating: 0, count: d * d)
-        ck_dgemm(1, 0, Int32(d), Int32(d), Int32(n), 1 / Double(n - 1), centred, centred, 0, &cov)
+        ck_dgemm(1, 0, Int32(d), Int32(d), Int32(n), 1 / Double(n), centred, centred, 0, &cov)
         (count, dim, self.mean, covariance) = (n, d, mean, cov)
     }
 }
@@ -62,9 +63,10 @@ public enum InceptionDistance {
     }
 
     /// KID: the mean over `subsets` random subsets of `subsetSize` (at most the smaller set) of the
-    /// unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3. With one subset as large as both sets, no
-    /// sample is left out and the value does not depend on the draw.
-    public static func kernel(real: Tensor, generated: Tensor, subsets: Int = 100, subsetSize: Int = 1000, seed: UInt64 = 0) -> Double {
+    /// unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3. `random: false` takes each set's first rows
+    /// instead of a draw (one subset then gives a value that depends on no generator).
+    public static func kernel(real: Tensor, generated: Tensor, subsets: Int = 100, subsetSize: Int = 1000, seed: UInt64 = 0,
+                              random: Bool = true) -> Double {
         precondition(real.rank == 2 && generated.rank == 2 && real.shape[1] == generated.shape[1], "KID of \(real.shape) and \(generated.shape)")
         let d = real.shape[1]
         let m = min(real.shape[0], generated.shape[0], subsetSize)
@@ -72,14 +74,14 @@ public enum InceptionDistance {
         func pick(_ t: Tensor, _ stream: UInt32, _ step: Int) -> [Double] {
             let n = t.shape[0]
             var rows = Array(0..<n)
-            if m < n {
+            if m < n && random {
                 // The first m of a Philox-keyed shuffle: a subset without replacement.
                 let keys = Tensor(randomUniform: [n], seed: seed, stream: stream, step: UInt32(step))
                 rows = rows.sorted { (keys.data[$0], $0) < (keys.data[$1], $1) }
                 rows = Array(rows.prefix(m))
             }
             var out = [Double](repeating: 0, count: m * d)
-            for (i, r) in rows.enumerated() { for j in 0..<d { out[i * d + j] = Double(t.data[r * d + j]) } }
+            for (i, r) in rows.prefix(m).enumerated() { for j in 0..<d { out[i * d + j] = Double(t.data[r * d + j]) } }
             return out
         }
         func kernelSums(_ x: [Double], _ y: [Double]) -> (all: Double, diagonal: Double) {

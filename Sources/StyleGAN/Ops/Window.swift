@@ -30,13 +30,14 @@ extension Tensor {
         pooled("avgPooled", k: k, stride: stride, padding: padding) { avg_pool2d($0, $1, $2, $3, $4, $5, $6, $7) }
     }
 
-    /// Bilinear resize to (height, width) with half-pixel centres, no antialiasing.
-    public func resizedBilinear(height oh: Int, width ow: Int) -> Tensor {
+    /// Bilinear resize to (height, width), no antialiasing: with half-pixel centres (PyTorch's
+    /// align_corners=False), or without (TF1's resize_bilinear, as the FID network was fed).
+    public func resizedBilinear(height oh: Int, width ow: Int, halfPixelCentres: Bool = true) -> Tensor {
         let (planes, h, w) = planes("resizedBilinear")
         precondition(oh >= 1 && ow >= 1, "resizedBilinear to \(oh)x\(ow)")
         Kernels.ensure()
         let y = Tensor(uninitialized: [shape[0], shape[1], oh, ow])
-        resize_bilinear(y.data, data, Int32(planes), Int32(h), Int32(w), Int32(oh), Int32(ow))
+        resize_bilinear(y.data, data, Int32(planes), Int32(h), Int32(w), Int32(oh), Int32(ow), halfPixelCentres ? 1 : 0)
         return y
     }
 }
