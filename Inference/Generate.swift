@@ -117,7 +117,7 @@ public struct Synthesizer {
     /// Runs `body`, which makes several images, with what the generator derives from its weights
     /// (scaled weights, Winograd transforms) made once for all of them.
     public func frozen<T>(_ body: () throws -> T) rethrows -> T {
-        try FrozenWeights.during(keepingTransformsOf: generator.parameters) { try body() }
+        try FrozenWeights.during(keepingTransformsOf: generator.parameters, maxTiles: FrozenWeights.generationMaxTiles) { try body() }
     }
 
     /// The image of a seed.

@@ -9,7 +9,7 @@ public enum GenerateBench {
         let g = GradMode.withoutGrad { Generator(config: config, seed: 0) }
         let z = Tensor(randomNormal: [batch, config.zDim], seed: 1)
         // As `generate` runs: the weights' derived tensors made once for all the images.
-        let t = FrozenWeights.during(keepingTransformsOf: g.parameters) {
+        let t = FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) {
             medianSeconds(iters: iters) {
                 _ = GradMode.withoutGrad { g(z, resolution: resolution, noise: .random(seed: 2)) }
             }

@@ -18,22 +18,29 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     /// Winograd transforms are kept only for `reused`, the parameters that `body` convolves with
     /// several times (a transform used once costs as much made on the fly, and keeping it costs
     /// memory). The caller promises not to modify parameters inside.
-    public static func during<T>(keepingTransformsOf reused: NamedParameters = [], _ body: () throws -> T) rethrows -> T {
+    /// `maxTiles` bounds the convolutions whose transforms are kept (see `defaultMaxTiles`).
+    public static func during<T>(keepingTransformsOf reused: NamedParameters = [], maxTiles: Int = defaultMaxTiles,
+                                 _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
-        return try $current.withValue(FrozenWeights(reused: Set(reused.map { ObjectIdentifier($0.1) }))) { try body() }
+        return try $current.withValue(FrozenWeights(reused: Set(reused.map { ObjectIdentifier($0.1) }), maxTiles: maxTiles)) { try body() }
     }
 
-    private init(reused: Set<ObjectIdentifier>) { self.reused = reused }
+    private init(reused: Set<ObjectIdentifier>, maxTiles: Int) { (self.reused, self.maxTiles) = (reused, maxTiles) }
 
     /// Whether the calling task is inside `during` (parameters must not be modified).
     public static var isActive: Bool { current != nil }
 
     /// Winograd-transformed weights are kept only for convolutions of at most this many 4x4 output
-    /// tiles (batch x tiles per image), where the transform is a noticeable share of the work; at
-    /// larger sizes it is not, and keeping them would only add memory. At most `transformedBudget`
-    /// bytes are kept per stretch.
-    static let maxTiles = 256
+    /// tiles (batch x tiles per image), where the transform is a noticeable share of the work (it
+    /// costs about what the product of one tile does); at larger sizes it is not, and keeping them
+    /// would only add memory. At most `transformedBudget` bytes are kept per stretch. Training
+    /// (each weight convolved several times per step) keeps up to 256 tiles; generation of one
+    /// image at a time keeps 16 (the 4-16 px layers): at 1024 px the 32 and 64 px layers' transforms
+    /// would hold 120 MB for 0.3% of the time.
+    public static let defaultMaxTiles = 256
+    public static let generationMaxTiles = 16
     static let transformedBudget = 384 << 20
+    private let maxTiles: Int
 
     private struct Key: Hashable {
         let source: ObjectIdentifier, tag: String, recorded: Bool
@@ -74,7 +81,7 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
         let id = ObjectIdentifier(w)
         guard frozen.reused.contains(id) || frozen.transformable.contains(id),
               geo.call(conv2d_winograd) != 0,
-              winograd3x3_tiles(Int32(geo.n), Int32(geo.h), Int32(geo.w)) <= maxTiles else { return nil }
+              winograd3x3_tiles(Int32(geo.n), Int32(geo.h), Int32(geo.w)) <= frozen.maxTiles else { return nil }
         let key = TransformKey(weight: id, gain: gain.bitPattern)
         if let hit = frozen.transformed[key] { return hit }
         let floats = winograd3x3_weights_floats(Int32(geo.cin), Int32(geo.cout))
