@@ -93,13 +93,14 @@ extension Trainer {
             }
             if nimg >= nextSnapshot && nimg < total {
                 lastGood = try saveCheckpoint()
-                if root { try writeSnapshot() }
+                if root { try writeSnapshot(); try evaluateMetrics() }
                 nextSnapshot += interval
             }
         }
         lastGood = try saveCheckpoint()
         guard root else { return }
         try writeSnapshot()
+        try evaluateMetrics()
         if options.progress { FileHandle.standardError.write(Data("\n".utf8)) }
         let elapsed = Date().timeIntervalSince(runStart.0)
         let msg = stopped ? "stopped by signal at" : "finished at"
@@ -126,11 +127,56 @@ extension Trainer {
         try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))
     }
 
+    /// The run's metrics of the EMA generator now, each a line of stats.jsonl: images of seeds
+    /// 0..N-1 (upsampled to the data's resolution before the last growth) against the first N reals.
+    func evaluateMetrics() throws {
+        guard let inception, !metrics.isEmpty else { return }
+        let pos = schedule.position(kimg: Double(nimg) / 1000)
+        let g = ckpt.ema, r = dataset.resolution
+        for m in metrics {
+            let start = Date()
+            let reals = try inception.cachedFeatures(dataset.path, limit: m.count, inceptionPath: options.inceptionPath ?? InceptionV3.defaultPath,
+                                                     progress: false)
+            let fakes = try FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) {
+                try inception.extract(count: m.count, progress: false, label: m.name) { range in
+                    let z = Generator.latents(seeds: Array(range), zDim: ckpt.config.zDim)
+                    var images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .random(seed: UInt64(range.lowerBound))) }
+                    var size = pos.resolution
+                    while size < r { images = images.upsampled2x(); size *= 2 }
+                    return InceptionV3.uint8(generated: images)
+                }
+            }
+            let value = m.kind == .fid
+                ? try InceptionDistance.frechet(FeatureStatistics(features: fakes), FeatureStatistics(features: reals))
+                : InceptionDistance.kernel(real: reals, generated: fakes)
+            run.appendStats([("kimg", Double(nimg) / 1000), ("metric", m.name), ("value", value), ("num_gen", fakes.shape[0]),
+                             ("num_real", reals.shape[0]), ("resolution", pos.resolution), ("seconds", Date().timeIntervalSince(start))])
+        }
+    }
+
     /// Real images at the final resolution, beside the snapshots.
     func writeRealsGrid() throws {
         let r = schedule.finalResolution
         let n = min(32, dataset.count)
         let tiles = (0..<n).map { dataset.uint8Image(resolution: r, index: $0).upscaled(by: max(1, 64 / r)) }
         try Image.grid(tiles, columns: 8).writePNG(run.path + "/reals.png")
+    }
+}
+
+/// "fid5k", "kid10k", "fid2000": an Inception metric and its image count.
+struct SnapshotMetric {
+    enum Kind: String { case fid, kid }
+    let kind: Kind, count: Int, name: String
+
+    init(_ name: String) throws {
+        let lower = name.lowercased()
+        guard let kind = Kind(rawValue: String(lower.prefix(3))) else {
+            throw TrainingError("--metrics \(name): use fid or kid with an image count, e.g. fid5k or kid2000")
+        }
+        var digits = lower.dropFirst(3)
+        var scale = 1
+        if digits.hasSuffix("k") { digits = digits.dropLast(); scale = 1000 }
+        guard let n = Int(digits), n * scale >= 2 else { throw TrainingError("--metrics \(name): the image count must be at least 2 (e.g. fid5k)") }
+        (self.kind, count, self.name) = (kind, n * scale, lower)
     }
 }

@@ -33,6 +33,11 @@ public struct TrainOptions {
     public var resumeFrom: String?
     /// Checkpoint + snapshot interval (thousands of images); default half a phase.
     public var snapshotKimg: Double?
+    /// Metrics at every snapshot into stats.jsonl ("fid5k", "kid10k": Inception FID / KID of that
+    /// many images of the EMA generator against as many reals); nil: the run's (none by default).
+    public var metrics: [String]?
+    /// The converted Inception network (default: InceptionV3.defaultPath).
+    public var inceptionPath: String?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -64,6 +69,8 @@ public final class Trainer {
     var loss: Loss { step.loss }
     let mirror: Bool
     let finalResolution: Int
+    let metrics: [SnapshotMetric]
+    let inception: InceptionV3?
     /// The resolution the run started at: 4, or a pretrained network's (`--resume-from`).
     let startResolution: Int
     let resumedFrom: String?
@@ -123,6 +130,10 @@ public final class Trainer {
                         r1Every: Trainer.setting("r1-every", given: options.r1Every, run: meta["train.r1_every"].flatMap(Int.init), default: 1))
         mirror = Trainer.setting("mirror", given: options.mirror, run: meta["train.mirror"].flatMap(Bool.init), default: false)
         snapshotKimg = options.snapshotKimg ?? meta["train.snap_kimg"].flatMap(Double.init)
+        let metricNames = options.metrics ?? meta["train.metrics"].map { $0.split(separator: ",").map(String.init) } ?? []
+        metrics = try metricNames.map(SnapshotMetric.init)
+        // Refused before any step when the network is missing (its error says how to get it).
+        inception = metrics.isEmpty ? nil : try InceptionV3.load(options.inceptionPath)
         let final = min(Trainer.setting("resolution", given: options.resolution, run: meta["train.resolution"].flatMap(Int.init),
                                         default: config.resolution), config.resolution)
         guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
@@ -232,6 +243,7 @@ public final class Trainer {
         ]
         if let k = snapshotKimg { ckpt.extraMetadata["train.snap_kimg"] = String(k) }
         if let r = resumedFrom { ckpt.extraMetadata["train.resumed_from"] = r }
+        if !metrics.isEmpty { ckpt.extraMetadata["train.metrics"] = metrics.map(\.name).joined(separator: ",") }
         if case let .logistic(gamma, every) = loss {
             ckpt.extraMetadata["train.r1_gamma"] = String(gamma)
             ckpt.extraMetadata["train.r1_every"] = String(every)

@@ -24,6 +24,8 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint and snapshot every N thousand images (default: half a phase).") var snapKimg: Double?
     @Option(help: "Resume from `latest` (the newest checkpoint in --outdir) or a checkpoint file; options not given keep the run's values.") var resume: String?
     @Option(help: "Start a new run from a pretrained network (a checkpoint, or generator-only weights, whose D then starts untrained) at its resolution, with fresh optimiser state.") var resumeFrom: String?
+    @Option(help: "Metrics at every snapshot into stats.jsonl, comma separated: fid5k, kid10k, ... (Inception; off by default).") var metrics: String?
+    @Option(help: "The converted Inception network for --metrics (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).") var inception: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
     // Hidden, for tests: per-rank state checksums after each step; steps treated as non-finite.
     @Flag(help: .hidden) var debugRankChecksums = false
@@ -51,6 +53,8 @@ struct Train: ParsableCommand {
         options.snapshotKimg = snapKimg
         options.resume = resume
         options.resumeFrom = resumeFrom
+        options.metrics = metrics.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        options.inceptionPath = inception
         options.progress = !quiet
         options.rankChecksums = debugRankChecksums
         options.failAtIterations = Set(debugFailAt)

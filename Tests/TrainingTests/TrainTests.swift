@@ -182,6 +182,25 @@ struct TrainTests {
         #expect(throws: TrainingError.self) { try Trainer(busy) }
     }
 
+    /// `--metrics fid8`: an Inception FID line in stats.jsonl at every snapshot (needs the converted
+    /// network, as the Inception tests do); unknown metrics and a missing network are refused first.
+    @Test func snapshotMetricsGoToStats() throws {
+        let data = try makeDataset(count: 16, name: "metrics")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-metrics").path
+        var o = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.016)
+        (o.batch, o.phaseKimg, o.snapshotKimg, o.progress) = (4, 0.1, 0.008, false)
+        for (bad, path) in [(["fid"], nil), (["msswd5k"], nil), (["fid8"], "/nonexistent/inception.safetensors")] as [([String], String?)] {
+            var b = o
+            (b.metrics, b.inceptionPath) = (bad, path)
+            #expect(throws: (any Error).self, "\(bad)") { try Trainer(b) }
+        }
+        guard FileManager.default.fileExists(atPath: InceptionV3.defaultPath) else { return }
+        o.metrics = ["fid8"]
+        try Trainer(o).train()
+        let lines = try readStats(out + "/stats.jsonl").filter { $0["metric"] as? String == "fid8" }
+        #expect(lines.count == 2 && lines.allSatisfy { (($0["value"] as? NSNumber)?.doubleValue ?? -1) > 0 && $0["num_real"] as? Int == 8 })
+    }
+
     @Test func unwritableOutputFolderIsAClearError() throws {
         let data = try makeDataset(count: 8, name: "unwritable")
         let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)
