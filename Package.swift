@@ -43,12 +43,12 @@ let package = Package(
             dependencies: withMPI ? ["COpenMPI"] : [],
             path: "Sources/CMPI",
             cSettings: withMPI ? [.define("STYLEGAN_WITH_MPI"), .unsafeFlags(["-O2"])] : [.unsafeFlags(["-O2"])]),
-        .target(name: "Training", dependencies: ["StyleGAN", "CMPI"], path: "Training"),
-        .target(name: "Inference", dependencies: ["StyleGAN"], path: "Inference"),
+        .target(name: "Training", dependencies: ["StyleGAN", "CKernels", "CMPI"], path: "Training"),
+        .target(name: "Inference", dependencies: ["StyleGAN", "CKernels"], path: "Inference"),
         .executableTarget(
             name: "stylegan",
             dependencies: [
-                "Training", "Inference", "StyleGAN",
+                "Training", "Inference", "StyleGAN", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/stylegan"),

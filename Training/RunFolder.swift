@@ -49,10 +49,10 @@ public struct RunFolder {
     public func appendStats(_ fields: [(String, Any)]) {
         let body = fields.map { key, value -> String in
             switch value {
-            case let s as String: return "\"\(key)\": \"\(s)\""
-            case let d as Double: return "\"\(key)\": \(d.isFinite ? String(format: "%.6g", d) : "null")"
-            case let f as Float: return "\"\(key)\": \(f.isFinite ? String(format: "%.6g", Double(f)) : "null")"
-            default: return "\"\(key)\": \(value)"
+            case let s as String: return "\(jsonQuoted(key)): \(jsonQuoted(s))"
+            case let d as Double: return "\(jsonQuoted(key)): \(d.isFinite ? String(format: "%.6g", d) : "null")"
+            case let f as Float: return "\(jsonQuoted(key)): \(f.isFinite ? String(format: "%.6g", Double(f)) : "null")"
+            default: return "\(jsonQuoted(key)): \(value)"
             }
         }.joined(separator: ", ")
         let line = Data(("{" + body + "}\n").utf8)

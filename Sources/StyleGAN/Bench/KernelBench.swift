@@ -14,9 +14,9 @@ public struct BenchRow {
     public var json: String {
         let body = ([("bench", name as Any)] + fields).map { key, value -> String in
             switch value {
-            case let s as String: return "\"\(key)\": \"\(s)\""
-            case let d as Double: return "\"\(key)\": \(d.isFinite ? String(format: "%.4g", d) : "null")"
-            default: return "\"\(key)\": \(value)"
+            case let s as String: return "\(jsonQuoted(key)): \(jsonQuoted(s))"
+            case let d as Double: return "\(jsonQuoted(key)): \(d.isFinite ? String(format: "%.4g", d) : "null")"
+            default: return "\(jsonQuoted(key)): \(value)"
             }
         }
         return "{" + body.joined(separator: ", ") + "}"
@@ -109,4 +109,21 @@ public enum KernelBench {
         row("adam_update", traffic: 7 * bytes) { adam_update(y.data, m.data, v.data, x.data, count, 1e-3, 0, 0.99, 1e-8, 1) }
         return rows
     }
+}
+
+/// A JSON string literal of `s`, escaped (quotes, backslashes, control characters).
+public func jsonQuoted(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
 }
