@@ -38,6 +38,10 @@ public struct TrainOptions {
     public var metrics: [String]?
     /// The converted Inception network (default: InceptionV3.defaultPath).
     public var inceptionPath: String?
+    /// Fine-tuning: freeze D's first K blocks from its input side (FreezeD), and G's mapping
+    /// network; nil: the run's (none by default).
+    public var freezeD: Int?
+    public var freezeMapping: Bool?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -70,6 +74,8 @@ public final class Trainer {
     let mirror: Bool
     let finalResolution: Int
     let metrics: [SnapshotMetric]
+    let freezeD: Int
+    let freezeMapping: Bool
     let inception: InceptionV3?
     /// The resolution the run started at: 4, or a pretrained network's (`--resume-from`).
     let startResolution: Int
@@ -164,7 +170,14 @@ public final class Trainer {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
         seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
-        step = TrainingStep(networks: ckpt, loss: loss, seed: seed, collective: options.collective)
+        freezeD = Trainer.setting("freeze-d", given: options.freezeD, run: meta["train.freeze_d"].flatMap(Int.init), default: 0)
+        freezeMapping = Trainer.setting("freeze-mapping", given: options.freezeMapping, run: meta["train.freeze_mapping"].flatMap(Bool.init), default: false)
+        let dBlocks = log2(schedule.finalResolution) - 1  // blocks 8 px and up, and the 4x4 epilogue
+        guard (0...dBlocks).contains(freezeD) else {
+            throw TrainingError("--freeze-d \(freezeD): D has \(dBlocks) blocks at \(schedule.finalResolution) px")
+        }
+        let frozen = TrainingStep.frozenNames(ckpt, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
+        step = TrainingStep(networks: ckpt, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
         if let r = resumed { try restoreState(r) }
         try checkRanksAgree()
     }
@@ -243,6 +256,7 @@ public final class Trainer {
         ]
         if let k = snapshotKimg { ckpt.extraMetadata["train.snap_kimg"] = String(k) }
         if let r = resumedFrom { ckpt.extraMetadata["train.resumed_from"] = r }
+        (ckpt.extraMetadata["train.freeze_d"], ckpt.extraMetadata["train.freeze_mapping"]) = (String(freezeD), String(freezeMapping))
         if !metrics.isEmpty { ckpt.extraMetadata["train.metrics"] = metrics.map(\.name).joined(separator: ",") }
         if case let .logistic(gamma, every) = loss {
             ckpt.extraMetadata["train.r1_gamma"] = String(gamma)

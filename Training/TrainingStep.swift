@@ -24,13 +24,28 @@ public final class TrainingStep {
 
     public struct Stats { public var lossD: Float, lossG: Float, penalty: Float }
 
-    public init(networks: Checkpoint, loss: Loss, seed: UInt64, collective: Collective = .single) {
+    /// `frozen`: parameter names (of `networks`' G and D) that no step changes (fine-tuning's
+    /// FreezeD and frozen mapping); they get no gradient and no optimiser state.
+    public init(networks: Checkpoint, loss: Loss, seed: UInt64, collective: Collective = .single, frozen: Set<String> = []) {
         self.networks = networks
         self.collective = collective
         averager = GradientAverager(collective)
-        adamG = Adam(networks.generator.parameters, learningRate: networks.config.learningRate)
-        adamD = Adam(networks.discriminator.parameters, learningRate: networks.config.learningRate)
+        let trainable = { (p: NamedParameters) in p.filter { !frozen.contains($0.0) } }
+        for (name, p) in networks.generator.parameters + networks.discriminator.parameters where frozen.contains(name) { p.requiresGrad = false }
+        adamG = Adam(trainable(networks.generator.parameters), learningRate: networks.config.learningRate)
+        adamD = Adam(trainable(networks.discriminator.parameters), learningRate: networks.config.learningRate)
         (self.loss, self.seed) = (loss, seed)
+    }
+
+    /// The names FreezeD (Mo et al. 2020) freezes: D's first `blocks` blocks from its input side at
+    /// `resolution` (its fromRGB stem and blocks R, R/2, ...), and with `mapping` G's mapping network.
+    public static func frozenNames(_ networks: Checkpoint, freezeD blocks: Int, resolution r: Int, mapping: Bool) -> Set<String> {
+        var prefixes: [String] = blocks > 0 ? ["D.fromrgb\(r)."] : []
+        var res = r
+        for _ in 0..<blocks { prefixes.append(res > 4 ? "D.block\(res)." : "D.block4."); res = max(4, res / 2) }
+        if mapping { prefixes.append("G.mapping.") }
+        let names = (networks.generator.parameters + networks.discriminator.parameters).map(\.0)
+        return Set(names.filter { n in prefixes.contains { n.hasPrefix($0) } })
     }
 
     /// ws (n, layers, wDim) of samples `samples` of the global batch with style mixing: with
@@ -134,7 +149,7 @@ public final class TrainingStep {
         let (g, d) = (networks.generator, networks.discriminator)
         // D's weights are constants here, so their gradients are not computed at all.
         for (_, p) in d.parameters { p.requiresGrad = false }
-        defer { for (_, p) in d.parameters { p.requiresGrad = true } }
+        defer { for (_, p) in adamD.parameters { p.requiresGrad = true } }
         g.powerStep()
         let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) {
             let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
@@ -158,7 +173,8 @@ public final class TrainingStep {
 
     /// WGAN's weight clipping applies to the weights as used (stored x run-time scale).
     func clipEffectiveWeights(_ d: Discriminator, clip: Float) {
-        for (p, scale) in d.weightScales {
+        let trainable = Set(adamD.parameters.map { ObjectIdentifier($0.1) })
+        for (p, scale) in d.weightScales where trainable.contains(ObjectIdentifier(p)) {
             let bound = clip / scale
             for i in 0..<p.count { p.data[i] = min(max(p.data[i], -bound), bound) }
         }

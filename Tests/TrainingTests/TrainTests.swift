@@ -182,6 +182,36 @@ struct TrainTests {
         #expect(throws: TrainingError.self) { try Trainer(busy) }
     }
 
+    /// FreezeD and a frozen mapping: after steps the frozen weights are bit for bit the
+    /// pretrained ones, everything else has moved, and the setting is kept on resume.
+    @Test func freezeDLeavesFrozenWeightsUnchanged() throws {
+        let data = try makeDataset(count: 16, name: "freeze")
+        let first = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-freeze0").path
+        var o = TrainOptions(data: data, outdir: first, config: .tiny, totalKimg: 0.02)
+        (o.batch, o.phaseKimg, o.resolution, o.progress) = (4, 0.005, 8, false)
+        try Trainer(o).train()
+        let sourcePath = try RunFolder(first).checkpoints().last!.path
+        let source = try Checkpoint.load(from: sourcePath)
+        let out = first + "-ft"
+        var ft = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.016)
+        (ft.resumeFrom, ft.resolution, ft.progress, ft.freezeD, ft.freezeMapping) = (sourcePath, 8, false, 1, true)
+        try Trainer(ft).train()
+        let after = try Checkpoint.load(from: try RunFolder(out).checkpoints().last!.path)
+        let before = Dictionary(uniqueKeysWithValues: source.generator.parameters + source.discriminator.parameters)
+        // The layers an 8 px network uses (the 16 and 32 px ones get no gradient at all).
+        let used = ["G.mapping.", "G.synthesis.const", "G.synthesis.layer0.", "G.synthesis.layer1.", "G.synthesis.layer2.",
+                    "G.synthesis.layer3.", "G.synthesis.torgb8.", "D.fromrgb8.", "D.block8.", "D.block4."]
+        for (name, t) in after.generator.parameters + after.discriminator.parameters where used.contains(where: { name.hasPrefix($0) }) {
+            let frozen = name.hasPrefix("D.fromrgb8.") || name.hasPrefix("D.block8.") || name.hasPrefix("G.mapping.")
+            let same = t.scalars == before[name]!.scalars
+            #expect(same == frozen, "\(name): frozen \(frozen), unchanged \(same)")
+        }
+        #expect(after.extraMetadata["train.freeze_d"] == "1" && after.extraMetadata["train.freeze_mapping"] == "true")
+        var bad = TrainOptions(data: data, outdir: first + "-bad", config: .tiny, totalKimg: 0.01)
+        (bad.resumeFrom, bad.resolution, bad.freezeD) = (sourcePath, 8, 5)
+        #expect(throws: TrainingError.self) { try Trainer(bad) }
+    }
+
     /// `--metrics fid8`: an Inception FID line in stats.jsonl at every snapshot (needs the converted
     /// network, as the Inception tests do); unknown metrics and a missing network are refused first.
     @Test func snapshotMetricsGoToStats() throws {
