@@ -1,0 +1,85 @@
+// `stylegan directions --network FILE --method sefa --outdir D [--layers 0-17] [--num 10]` and
+// `stylegan edit --network FILE --seeds S --direction D.npy [--index K] [--strength 3] [--steps 7]
+// [--layers 0-5] --outdir OUT`: unsupervised edit directions (SeFa) and images edited along one.
+import ArgumentParser
+import Foundation
+import Inference
+import StyleGAN
+
+struct DirectionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "directions",
+        abstract: "Find latent edit directions: sefa (closed-form factorisation of the style affines).")
+
+    enum Method: String, ExpressibleByArgument { case sefa }
+
+    @Option(help: "Checkpoint or weights file.") var network: String
+    @Option(help: "Method: sefa.") var method: Method = .sefa
+    @Option(help: "Layers whose style affines are factorised, e.g. 0-5 (default: all).") var layers: String?
+    @Option(help: "Directions in the preview grid.") var num: Int = 8
+    @Option(help: "Seed of the preview's face.") var seed: Int = 0
+    @Option(help: "Largest strength in the preview (columns from -s to s).") var strength: Float = 3
+    @Option(help: "Output folder.") var outdir: String
+
+    func run() throws {
+        guard num >= 1, strength > 0 else { throw ValidationError("--num and --strength must be positive") }
+        let synth = try Synthesizer.load(network)
+        let chosen = try layers.map { try parseSeeds($0) }
+        let dirs = try Directions.sefa(synth.generator, layers: chosen)
+        try makeOutputFolder(outdir)
+        try NumPy.write(dirs.vectors, to: outdir + "/sefa.npy")
+        try NumPy.write(Tensor(dirs.eigenvalues, shape: [dirs.eigenvalues.count]), to: outdir + "/sefa-eigenvalues.npy")
+        // Preview: rows = directions, columns = strengths, on the chosen layers.
+        let ws = try synth.styles(seed: seed, truncation: nil)
+        let editLayers = chosen ?? Array(0..<synth.layerCount)
+        let strengths = (0..<5).map { -strength + Float($0) * strength / 2 }
+        var cells: [Image] = []
+        try synth.frozen {
+            for k in 0..<min(num, dirs.eigenvalues.count) {
+                for s in strengths {
+                    cells.append(synth.image(edited(ws, direction: dirs.direction(k), strength: s, layers: editLayers), noise: .const))
+                }
+            }
+        }
+        try Image.grid(cells, columns: strengths.count).writePNG(outdir + "/sefa-preview.png")
+        print("wrote sefa.npy (\(dirs.eigenvalues.count) directions, eigenvalues \(dirs.eigenvalues.prefix(3).map { String(format: "%.2f", $0) }.joined(separator: ", "))...), sefa-eigenvalues.npy and sefa-preview.png to \(outdir)")
+    }
+}
+
+struct Edit: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Images of seeds moved along a latent direction (a row per seed: edit-SEED-K.png and grid.png).")
+
+    @Option(help: "Checkpoint or weights file.") var network: String
+    @Option(help: "Seeds to edit.") var seeds: String
+    @Option(help: "A direction file (.npy, [wDim] or [K, wDim], e.g. sefa.npy).") var direction: String
+    @Option(help: "Which row of a [K, wDim] direction file.") var index: Int = 0
+    @Option(help: "Largest strength: the row runs from -s to s.") var strength: Float = 3
+    @Option(help: "Images per row.") var steps: Int = 7
+    @Option(help: "Layers edited, e.g. 0-5 (default: all).") var layers: String?
+    @Option(help: "Noise: const (default), random or none.") var noise: NoiseMode = .const
+    @Option(help: "Output folder.") var outdir: String
+
+    func run() throws {
+        guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+        let seedList = try parseSeeds(seeds)
+        let synth = try Synthesizer.load(network)
+        let dir = try loadDirection(direction, index: index, wDim: synth.generator.config.wDim)
+        let chosen = try layers.map { try parseSeeds($0) } ?? Array(0..<synth.layerCount)
+        if let bad = chosen.first(where: { $0 >= synth.layerCount }) { throw ValidationError("layer \(bad) is past the network's \(synth.layerCount) layers") }
+        try makeOutputFolder(outdir)
+        var cells: [Image] = []
+        try synth.frozen {
+            for seed in seedList {
+                let ws = try synth.styles(seed: seed, truncation: nil)
+                for k in 0..<steps {
+                    let s = -strength + 2 * strength * Float(k) / Float(steps - 1)
+                    let img = synth.image(edited(ws, direction: dir, strength: s, layers: chosen), noise: synth.noiseInput(noise, seed: seed))
+                    try img.writePNG(outdir + "/" + String(format: "edit-%04d-%02d.png", seed, k))
+                    cells.append(img)
+                }
+            }
+        }
+        try Image.grid(cells, columns: steps).writePNG(outdir + "/grid.png")
+        print("wrote \(cells.count) images and grid.png to \(outdir)")
+    }
+}

@@ -1,0 +1,53 @@
+// SeFa directions of the shipped weights against NumPy's eigh on the same weights
+// (Tests/reference/make_sefa_fixture.py), and edits along them.
+import Foundation
+import Testing
+@testable import Inference
+@testable import StyleGAN
+
+private let shippedWeightsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("weights/faces64.safetensors").path
+
+@Suite("Edit directions")
+struct DirectionsTests {
+    static func fixture(_ name: String) throws -> Tensor {
+        try NumPy.read(importFixtures.deletingLastPathComponent().appendingPathComponent("ops/\(name)").path)
+    }
+
+    @Test(arguments: [("all", nil), ("0-3", [0, 1, 2, 3])] as [(String, [Int]?)])
+    func sefaMatchesNumPy(_ name: String, _ layers: [Int]?) throws {
+        let g = try GeneratorWeights.load(from: shippedWeightsPath).generator
+        let dirs = try Directions.sefa(g, layers: layers)
+        let values = try Self.fixture("sefa-faces64-\(name)-eigenvalues.npy"), vectors = try Self.fixture("sefa-faces64-\(name)-vectors.npy")
+        let d = g.config.wDim
+        #expect(dirs.eigenvalues.count == d && zip(dirs.eigenvalues, dirs.eigenvalues.dropFirst()).allSatisfy { $0 >= $1 })
+        for i in 0..<d { #expect(abs(dirs.eigenvalues[i] - values.data[i]) <= 1e-4 * max(1, values.data[0]), "eigenvalue \(i)") }
+        for k in 0..<vectors.shape[0] {
+            let mine = dirs.direction(k).scalars, ref = Array(vectors.scalars[(k * d)..<((k + 1) * d)])
+            let dot = zip(mine, ref).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            #expect(abs(abs(dot) - 1) <= 1e-4, "direction \(k): |dot| \(abs(dot))")  // equal up to sign
+            let norm = mine.reduce(Float(0)) { $0 + $1 * $1 }
+            #expect(abs(norm - 1) <= 1e-5)
+        }
+        // Orthonormal among themselves.
+        let a = dirs.direction(0).scalars, b = dirs.direction(1).scalars
+        #expect(abs(zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }) <= 1e-5)
+    }
+
+    @Test func editsMoveOnlyTheChosenLayers() throws {
+        let ws = Tensor(randomNormal: [1, 4, 8], seed: 1), dir = Tensor(randomNormal: [1, 8], seed: 2)
+        let e = edited(ws, direction: dir, strength: 2, layers: [1, 3])
+        for l in 0..<4 {
+            for j in 0..<8 {
+                let want = ws.data[l * 8 + j] + (l == 1 || l == 3 ? 2 * dir.data[j] : 0)
+                #expect(abs(e.data[l * 8 + j] - want) <= 1e-6)
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dir-\(getpid()).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NumPy.write(Tensor(randomNormal: [3, 7], seed: 3), to: path)
+        #expect(throws: InferenceError.self) { try loadDirection(path, wDim: 8) }  // wrong size
+        #expect(throws: InferenceError.self) { try loadDirection(path, index: 5, wDim: 7) }  // no such row
+        #expect(try loadDirection(path, index: 2, wDim: 7).shape == [1, 7])
+    }
+}
