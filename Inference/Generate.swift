@@ -91,6 +91,19 @@ public struct Synthesizer {
         }
     }
 
+    /// Styles (1, layers, wDim) from a projected_w.npy: [1, wDim] (W, broadcast) or [L, wDim]
+    /// with at least this network's layers (W+).
+    public func styles(wFile path: String) throws -> Tensor {
+        let w: Tensor
+        do { w = try NumPy.read(path) } catch { throw InferenceError("\(error)") }
+        let d = generator.config.wDim
+        guard w.rank == 2, w.shape[1] == d, w.shape[0] == 1 || w.shape[0] >= layerCount else {
+            throw InferenceError("\(path): w of shape \(w.shape); this network needs [1, \(d)] or [\(layerCount), \(d)]")
+        }
+        if w.shape[0] == 1 { return generator.broadcast(w).narrow(axis: 1, start: 0, length: layerCount).copy() }
+        return w.narrow(axis: 0, start: 0, length: layerCount).reshaped([1, layerCount, d]).copy()
+    }
+
     /// The latents of a .npy file of float32 [N, zDim] (NumPy's layout), one image per row.
     public func latents(npy path: String) throws -> [Tensor] {
         let z = try NumPy.read(path)

@@ -19,6 +19,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Latents instead of seeds: a .npy file of float32 [N, zDim], one image per row (z0000.png ...).")
     var z: String?
 
+    @Option(help: "A projected w (projected_w.npy from `stylegan project`, [1, wDim] or [layers, wDim]): w.png.")
+    var w: String?
+
     @Option(help: "Output folder (created if missing).")
     var outdir: String
 
@@ -36,7 +39,7 @@ struct Generate: ParsableCommand {
     var grid = false
 
     func run() throws {
-        guard (seeds == nil) != (z == nil) else { throw ValidationError("give either --seeds or --z") }
+        guard [seeds != nil, z != nil, w != nil].filter({ $0 }).count == 1 else { throw ValidationError("give one of --seeds, --z and --w") }
         let seedList = try seeds.map(parseSeeds) ?? []
         if truncCutoff != nil && trunc == nil { throw ValidationError("--trunc-cutoff needs --trunc") }
         let truncation = try trunc.map { try Truncation(psi: $0, cutoff: truncCutoff) }
@@ -55,6 +58,12 @@ struct Generate: ParsableCommand {
                     if grid { images.append(img) }
                 }
             }
+            if let w {
+                let img = synth.image(try truncation.map { try $0.apply(try synth.styles(wFile: w), wAvg: synth.generator.wAvg) } ?? synth.styles(wFile: w),
+                                      noise: synth.noiseInput(noise, seed: 0))
+                try img.writePNG("\(outdir)/w.png")
+                if grid { images.append(img) }
+            }
             for seed in seedList {
                 let img = try synth.generate(seed: seed, truncation: truncation, noise: noise)
                 try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
@@ -64,7 +73,7 @@ struct Generate: ParsableCommand {
         if grid {
             try Image.grid(images, columns: Int(Double(images.count).squareRoot().rounded(.up))).writePNG("\(outdir)/grid.png")
         }
-        let count = seedList.count + (latents?.count ?? 0)
+        let count = seedList.count + (latents?.count ?? 0) + (w == nil ? 0 : 1)
         print("wrote \(count) image\(count == 1 ? "" : "s") (\(synth.resolution)x\(synth.resolution)) to \(outdir)")
     }
 }

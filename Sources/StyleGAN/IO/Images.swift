@@ -92,3 +92,34 @@ public struct Image {
         return Image(width: width * f, height: height * f, channels: channels, pixels: px)
     }
 }
+
+extension Image {
+    /// The centre square resized to r x r with Lanczos-3 (as `stylegan prepare` makes dataset
+    /// images), as RGB; grey, grey + alpha and RGBA are refused (say how to convert).
+    public func centreSquare(resolution r: Int) throws -> Image {
+        guard channels == 3 else {
+            throw ImageError("the image has \(channels) channel\(channels == 1 ? "" : "s") (\(channels == 1 ? "grey" : channels == 4 ? "RGBA" : "grey + alpha")); give an RGB image")
+        }
+        let side = min(width, height)
+        guard side >= max(16, r / 4) else { throw ImageError("the image is \(width)x\(height): too small for a \(r)x\(r) network") }
+        let (x0, y0) = ((width - side) / 2, (height - side) / 2)
+        var out = [UInt8](repeating: 0, count: r * r * 3)
+        let rc = pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                cimage_resize_lanczos3(src.baseAddress! + (y0 * width + x0) * 3, Int32(side), Int32(side), 3, 3, width * 3,
+                                       dst.baseAddress!, Int32(r), Int32(r), 3, r * 3, 1)
+            }
+        }
+        guard rc == 0 else { throw ImageError("could not resize the image to \(r)x\(r)") }
+        return Image(width: r, height: r, channels: 3, pixels: out)
+    }
+
+    /// (1, 3, H, W) in [-1, 1] (x / 127.5 - 1).
+    public var tensor: Tensor {
+        let t = Tensor(uninitialized: [1, 3, height, width])
+        for c in 0..<3 {
+            for i in 0..<(width * height) { t.data[c * width * height + i] = Float(pixels[i * channels + min(c, channels - 1)]) / 127.5 - 1 }
+        }
+        return t
+    }
+}

@@ -1,0 +1,53 @@
+// `stylegan project --network FILE --target photo.png --outdir D [--steps 1000] [--space w|w+] [--seed S]`:
+// the latent (and noise maps) that make the generator reproduce a photo (centre-cropped and
+// resized to the network's resolution, as `prepare` does); writes projected_w.npy, proj.png,
+// target.png and noise.safetensors.
+import ArgumentParser
+import Foundation
+import Inference
+import StyleGAN
+import Training
+
+struct Project: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Project an image into the latent space (W or W+), as NVIDIA's projector.")
+
+    enum Space: String, ExpressibleByArgument { case w, wPlus = "w+" }
+
+    @Option(help: "Checkpoint or weights file.") var network: String
+    @Option(help: "The image to reproduce (PNG or JPEG, RGB).") var target: String
+    @Option(help: "Output folder.") var outdir: String
+    @Option(help: "Optimisation steps.") var steps: Int = 1000
+    @Option(help: "w (one w for all layers) or w+ (one per layer).") var space: Space = .w
+    @Option(help: "Seed of the initial noise maps and the noise added to w.") var seed: UInt64 = 0
+    @Flag(help: "No progress line.") var quiet = false
+
+    func run() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard FileManager.default.fileExists(atPath: target) else { throw InferenceError("\(target): no such file") }
+        let weights = try GeneratorWeights.load(from: network)
+        let r = weights.resolution
+        let image: Image
+        do { image = try Image.read(target).centreSquare(resolution: r) } catch let e as ImageError {
+            throw InferenceError(e.description.hasPrefix(target) ? e.description : "\(target): \(e.description)")
+        }
+        try makeOutputFolder(outdir)
+        var options = ProjectionOptions()
+        (options.steps, options.wPlus, options.seed) = (steps, space == .wPlus, seed)
+        let start = Date()
+        let result = Projector.project(weights.generator, target: image.tensor, resolution: r, options: options) { step, d in
+            guard !quiet, step % 10 == 9 || step == steps - 1 else { return }
+            FileHandle.standardError.write(Data(String(format: "\rstep %4d / %d  distance %.5f  %.1f steps/s   ", step + 1, steps, d,
+                                                       Double(step + 1) / Date().timeIntervalSince(start)).utf8))
+        }
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        let l = result.ws.shape[1], d = result.ws.shape[2]
+        try NumPy.write(space == .wPlus ? result.ws.reshaped([l, d]) : result.ws.narrow(axis: 1, start: 0, length: 1).reshaped([1, d]),
+                        to: outdir + "/projected_w.npy")
+        try Image(result.image, index: 0).writePNG(outdir + "/proj.png")
+        try image.writePNG(outdir + "/target.png")
+        try SafetensorsFile.write(result.noise.enumerated().map { ("noise\($0.offset)", $0.element) }, to: outdir + "/noise.safetensors")
+        let mse = GradMode.withoutGrad { (result.image - image.tensor).square().mean().item }
+        print(String(format: "wrote projected_w.npy (%@), proj.png, target.png, noise.safetensors to %@; PSNR %.2f dB", space.rawValue, outdir,
+                     10 * log10(4 / Double(mse))))
+    }
+}
