@@ -21,19 +21,29 @@ public func slerp(_ a: Tensor, _ b: Tensor, _ t: Float) -> Tensor {
 /// with `loop`, running back to the first, which is not repeated).
 public func interpolationFrames(_ s: Synthesizer, seeds: [Int], framesPerSegment: Int, space: LatentSpace,
                                 loop: Bool, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> [Image] {
-    guard seeds.count >= 2 else { throw InferenceError("interpolation needs at least two seeds") }
+    try interpolationFrames(s, keys: seeds.map(LatentKey.seed), framesPerSegment: framesPerSegment, space: space, loop: loop,
+                            truncation: truncation, noise: noise)
+}
+
+/// The same through key frames that may be given styles (a projected photo), in w only.
+public func interpolationFrames(_ s: Synthesizer, keys: [LatentKey], framesPerSegment: Int, space: LatentSpace,
+                                loop: Bool, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> [Image] {
+    guard keys.count >= 2 else { throw InferenceError("interpolation needs at least two seeds or key frames") }
     guard framesPerSegment >= 1 else { throw InferenceError("--frames must be at least 1") }
-    let stops = loop ? seeds + [seeds[0]] : seeds
-    // The first seed's noise for every frame.
+    if space == .z, keys.contains(where: { if case .styles = $0 { return true } else { return false } }) {
+        throw InferenceError("a projected w has no z: interpolate it with --space w")
+    }
+    let stops = loop ? keys + [keys[0]] : keys
+    // The first key's noise for every frame.
     let fixedNoise: NoiseInput = noise == .random
-        ? .given(s.generator.synthesis.noiseMaps(.random(seed: UInt64(seeds[0])), batch: 1, layers: s.layerCount).map { $0! })
-        : s.noiseInput(noise, seed: seeds[0])
+        ? .given(s.generator.synthesis.noiseMaps(.random(seed: UInt64(keys[0].noiseSeed)), batch: 1, layers: s.layerCount).map { $0! })
+        : s.noiseInput(noise, seed: keys[0].noiseSeed)
     var frames: [Image] = []
     let zDim = s.generator.config.zDim
     for k in 0..<(stops.count - 1) {
         let (a, b) = (stops[k], stops[k + 1])
-        let (wa, wb) = (try s.styles(seed: a, truncation: truncation), try s.styles(seed: b, truncation: truncation))
-        let (za, zb) = (latent(seed: a, zDim: zDim), latent(seed: b, zDim: zDim))
+        let (wa, wb) = (try a.styles(s, truncation: truncation), try b.styles(s, truncation: truncation))
+        let (za, zb) = (latent(seed: a.noiseSeed, zDim: zDim), latent(seed: b.noiseSeed, zDim: zDim))
         let last = k == stops.count - 2 && !loop
         for f in 0..<(framesPerSegment + (last ? 1 : 0)) {
             let t = Float(f) / Float(framesPerSegment)

@@ -45,29 +45,57 @@ public func mixStyles(row: Tensor, column: Tensor, layers: [Int]) -> Tensor {
     return GradMode.withoutGrad { concat(parts, axis: 1) }
 }
 
+/// A row, column or key frame: a seed's styles, or given styles (a projected photo's w).
+public enum LatentKey {
+    case seed(Int)
+    /// (1, layers, wDim), e.g. `Synthesizer.styles(wFile:)`; its noise is seed 0's.
+    case styles(Tensor, name: String)
+
+    public var name: String {
+        switch self {
+        case .seed(let s): return String(format: "%04d", s)
+        case .styles(_, let n): return n
+        }
+    }
+
+    var noiseSeed: Int { if case .seed(let s) = self { return s } else { return 0 } }
+
+    func styles(_ s: Synthesizer, truncation: Truncation?) throws -> Tensor {
+        switch self {
+        case .seed(let seed): return try s.styles(seed: seed, truncation: truncation)
+        case .styles(let ws, _): return try truncation?.apply(ws, wAvg: s.generator.wAvg) ?? ws
+        }
+    }
+}
+
 public struct StyleMixingFigure {
-    /// The grid (with the row and column seeds' own images along the edges) and each cell by (row, column) seed.
+    /// The grid (with the row and column sources' own images along the edges) and each cell by (row, column) name.
     public let grid: Image
-    public let cells: [(row: Int, column: Int, image: Image)]
+    public let cells: [(row: String, column: String, image: Image)]
 }
 
 public func styleMixingFigure(_ s: Synthesizer, rows: [Int], columns: [Int], styles: StyleLayers,
                               truncation: Truncation? = nil, noise: NoiseMode = .const) throws -> StyleMixingFigure {
+    try styleMixingFigure(s, rows: rows.map(LatentKey.seed), columns: columns.map(LatentKey.seed), styles: styles, truncation: truncation, noise: noise)
+}
+
+public func styleMixingFigure(_ s: Synthesizer, rows: [LatentKey], columns: [LatentKey], styles: StyleLayers,
+                              truncation: Truncation? = nil, noise: NoiseMode = .const) throws -> StyleMixingFigure {
     let layers = try styles.layers(layerCount: s.layerCount)
-    let rowStyles = try rows.map { try s.styles(seed: $0, truncation: truncation) }
-    let colStyles = try columns.map { try s.styles(seed: $0, truncation: truncation) }
+    let rowStyles = try rows.map { try $0.styles(s, truncation: truncation) }
+    let colStyles = try columns.map { try $0.styles(s, truncation: truncation) }
     let blank = Image(width: s.resolution, height: s.resolution, channels: 3,
                       pixels: [UInt8](repeating: 255, count: s.resolution * s.resolution * 3))
     var tiles = [blank]
-    for (seed, ws) in zip(columns, colStyles) { tiles.append(s.image(ws, noise: s.noiseInput(noise, seed: seed))) }
-    var cells: [(Int, Int, Image)] = []
-    for (rseed, rws) in zip(rows, rowStyles) {
-        tiles.append(s.image(rws, noise: s.noiseInput(noise, seed: rseed)))
-        for (cseed, cws) in zip(columns, colStyles) {
-            // Noise follows the row seed: the cell is the row's image restyled.
-            let img = s.image(mixStyles(row: rws, column: cws, layers: layers), noise: s.noiseInput(noise, seed: rseed))
+    for (key, ws) in zip(columns, colStyles) { tiles.append(s.image(ws, noise: s.noiseInput(noise, seed: key.noiseSeed))) }
+    var cells: [(String, String, Image)] = []
+    for (rkey, rws) in zip(rows, rowStyles) {
+        tiles.append(s.image(rws, noise: s.noiseInput(noise, seed: rkey.noiseSeed)))
+        for (ckey, cws) in zip(columns, colStyles) {
+            // Noise follows the row: the cell is the row's image restyled.
+            let img = s.image(mixStyles(row: rws, column: cws, layers: layers), noise: s.noiseInput(noise, seed: rkey.noiseSeed))
             tiles.append(img)
-            cells.append((rseed, cseed, img))
+            cells.append((rkey.name, ckey.name, img))
         }
     }
     return StyleMixingFigure(grid: Image.grid(tiles, columns: columns.count + 1), cells: cells.map { ($0.0, $0.1, $0.2) })

@@ -18,16 +18,18 @@ struct Interpolate: ParsableCommand {
     @Flag(help: "Also encode video.mp4 with ffmpeg (must be on PATH).") var video = false
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise, held fixed across frames: random (from the first seed), const or none.") var noise: NoiseMode = .random
+    @Option(help: "A projected w (projected_w.npy) as the first key frame (--space w).") var w: String?
 
     func run() throws {
         let seedList = try parseSeeds(seeds)
+        guard seedList.count + (w == nil ? 0 : 1) >= 2 else { throw ValidationError("interpolation needs at least two seeds (or one seed and --w)") }
         guard frames >= 1, frames <= 10_000 else { throw ValidationError("--frames must be between 1 and 10000") }
         let truncation = try trunc.map { try Truncation(psi: $0) }
         let synth = try Synthesizer.load(network)
         try makeOutputFolder(outdir)
         let images = try synth.frozen {
-            try interpolationFrames(synth, seeds: seedList, framesPerSegment: frames, space: space, loop: loop,
-                                    truncation: truncation, noise: noise)
+            try interpolationFrames(synth, keys: (try w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed),
+                                    framesPerSegment: frames, space: space, loop: loop, truncation: truncation, noise: noise)
         }
         for (i, img) in images.enumerated() { try img.writePNG(outdir + "/" + String(format: "frame%05d.png", i)) }
         print("wrote \(images.count) frames to \(outdir)")

@@ -14,18 +14,23 @@ struct Mix: ParsableCommand {
     @Option(help: "Output folder (created if missing).") var outdir: String
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise: const (default, as the paper's figure), random or none.") var noise: NoiseMode = .const
+    @Option(help: "A projected w (projected_w.npy) as the first row.") var rowW: String?
+    @Option(help: "A projected w (projected_w.npy) as the first column.") var colW: String?
 
     func run() throws {
         let (rowSeeds, colSeeds) = (try parseSeeds(rows), try parseSeeds(cols))
+        let synthForW = try Synthesizer.load(network)
+        let rowKeys = try (rowW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + rowSeeds.map(LatentKey.seed)
+        let colKeys = try (colW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + colSeeds.map(LatentKey.seed)
         let layers = try StyleLayers(parsing: styles)
         let truncation = try trunc.map { try Truncation(psi: $0) }
-        let synth = try Synthesizer.load(network)
+        let synth = synthForW
         if try layers.layers(layerCount: synth.layerCount).isEmpty {
             throw ValidationError("--styles \(styles) selects no layers of a \(synth.resolution)x\(synth.resolution) network")
         }
         try makeOutputFolder(outdir)
-        let fig = try synth.frozen { try styleMixingFigure(synth, rows: rowSeeds, columns: colSeeds, styles: layers, truncation: truncation, noise: noise) }
-        for c in fig.cells { try c.image.writePNG(outdir + "/" + String(format: "mix-row%04d-col%04d.png", c.row, c.column)) }
+        let fig = try synth.frozen { try styleMixingFigure(synth, rows: rowKeys, columns: colKeys, styles: layers, truncation: truncation, noise: noise) }
+        for c in fig.cells { try c.image.writePNG(outdir + "/" + "mix-row\(c.row)-col\(c.column).png") }
         try fig.grid.writePNG(outdir + "/grid.png")
         print("wrote grid.png and \(fig.cells.count) cells to \(outdir)")
     }

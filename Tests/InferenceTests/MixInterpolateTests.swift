@@ -56,4 +56,22 @@ struct MixInterpolateTests {
         #expect(okStatus == 0, "\(okText)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: mixOut).sorted() == ["grid.png", "mix-row0001-col0003.png", "mix-row0002-col0003.png"])
     }
+
+    /// A w file (as `project` writes) takes part where seeds do: a seed's own w written to a file
+    /// gives the seed's rows and key frames.
+    @Test func projectedStylesActAsTheirSeed() throws {
+        let s = try Synthesizer.load(tinyCheckpointPath)
+        let ws = try s.styles(seed: 4, truncation: nil)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("w-\(getpid()).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NumPy.write(ws.reshaped([s.layerCount, s.generator.config.wDim]), to: path)
+        let fromFile = LatentKey.styles(try s.styles(wFile: path), name: "w")
+        let bySeed = try styleMixingFigure(s, rows: [LatentKey.seed(4)], columns: [.seed(2)], styles: .coarse, noise: .const)
+        let byFile = try styleMixingFigure(s, rows: [fromFile], columns: [.seed(2)], styles: .coarse, noise: .const)
+        #expect(bySeed.cells[0].image.pixels == byFile.cells[0].image.pixels && byFile.cells[0].row == "w")
+        let framesSeed = try interpolationFrames(s, keys: [.seed(4), .seed(6)], framesPerSegment: 3, space: .w, loop: false, noise: .const)
+        let framesFile = try interpolationFrames(s, keys: [fromFile, .seed(6)], framesPerSegment: 3, space: .w, loop: false, noise: .const)
+        #expect(zip(framesSeed, framesFile).allSatisfy { $0.pixels == $1.pixels })
+        #expect(throws: InferenceError.self) { try interpolationFrames(s, keys: [fromFile, .seed(6)], framesPerSegment: 3, space: .z, loop: false) }
+    }
 }
