@@ -58,9 +58,9 @@ public enum LatentKey {
         }
     }
 
-    var noiseSeed: Int { if case .seed(let s) = self { return s } else { return 0 } }
+    public var noiseSeed: Int { if case .seed(let s) = self { return s } else { return 0 } }
 
-    func styles(_ s: Synthesizer, truncation: Truncation?) throws -> Tensor {
+    public func styles(_ s: Synthesizer, truncation: Truncation?) throws -> Tensor {
         switch self {
         case .seed(let seed): return try s.styles(seed: seed, truncation: truncation)
         case .styles(let ws, _): return try truncation?.apply(ws, wAvg: s.generator.wAvg) ?? ws

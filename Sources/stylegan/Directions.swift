@@ -50,7 +50,8 @@ struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Images of seeds moved along a latent direction (a row per seed: edit-SEED-K.png and grid.png).")
 
     @Option(help: "Checkpoint or weights file.") var network: String
-    @Option(help: "Seeds to edit.") var seeds: String
+    @Option(help: "Seeds to edit.") var seeds: String?
+    @Option(help: "A projected w (projected_w.npy) to edit (a row before the seeds'; edit-w-K.png).") var w: String?
     @Option(help: "A direction file (.npy, [wDim] or [K, wDim], e.g. sefa.npy).") var direction: String
     @Option(help: "Which row of a [K, wDim] direction file.") var index: Int = 0
     @Option(help: "Largest strength: the row runs from -s to s.") var strength: Float = 3
@@ -61,20 +62,22 @@ struct Edit: ParsableCommand {
 
     func run() throws {
         guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
-        let seedList = try parseSeeds(seeds)
+        guard seeds != nil || w != nil else { throw ValidationError("give --seeds, --w or both") }
+        let seedList = try seeds.map(parseSeeds) ?? []
         let synth = try Synthesizer.load(network)
+        let keys = try (w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed)
         let dir = try loadDirection(direction, index: index, wDim: synth.generator.config.wDim)
         let chosen = try layers.map { try parseSeeds($0) } ?? Array(0..<synth.layerCount)
         if let bad = chosen.first(where: { $0 >= synth.layerCount }) { throw ValidationError("layer \(bad) is past the network's \(synth.layerCount) layers") }
         try makeOutputFolder(outdir)
         var cells: [Image] = []
         try synth.frozen {
-            for seed in seedList {
-                let ws = try synth.styles(seed: seed, truncation: nil)
+            for key in keys {
+                let ws = try key.styles(synth, truncation: nil)
                 for k in 0..<steps {
                     let s = -strength + 2 * strength * Float(k) / Float(steps - 1)
-                    let img = synth.image(edited(ws, direction: dir, strength: s, layers: chosen), noise: synth.noiseInput(noise, seed: seed))
-                    try img.writePNG(outdir + "/" + String(format: "edit-%04d-%02d.png", seed, k))
+                    let img = synth.image(edited(ws, direction: dir, strength: s, layers: chosen), noise: synth.noiseInput(noise, seed: key.noiseSeed))
+                    try img.writePNG(outdir + "/edit-\(key.name)-" + String(format: "%02d.png", k))
                     cells.append(img)
                 }
             }
