@@ -87,3 +87,70 @@ void resize_bilinear(float *y, const float *x, int P, int H, int W, int OH, int 
         }
     }
 }
+
+void max_pool2d_backward(float *dx, const float *dy, const float *x, int P, int H, int W, int k, int s, int p) {
+    const int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+#pragma omp parallel for schedule(static)
+    for (long q = 0; q < P; q++) {
+        const float *xp = x + q * (long)H * W, *gp = dy + q * (long)OH * OW;
+        float *dp = dx + q * (long)H * W;
+        for (long i = 0; i < (long)H * W; i++) dp[i] = 0;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                float m = -FLT_MAX;
+                long arg = -1;
+                for (int iy = oy * s - p; iy < oy * s - p + k; iy++) {
+                    if (iy < 0 || iy >= H) continue;
+                    for (int ix = ox * s - p; ix < ox * s - p + k; ix++) {
+                        if (ix < 0 || ix >= W) continue;
+                        if (arg < 0 || xp[(long)iy * W + ix] > m) { m = xp[(long)iy * W + ix]; arg = (long)iy * W + ix; }
+                    }
+                }
+                if (arg >= 0) dp[arg] += gp[oy * OW + ox];
+            }
+        }
+    }
+}
+
+void avg_pool2d_backward(float *dx, const float *dy, int P, int H, int W, int k, int s, int p) {
+    const int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+#pragma omp parallel for schedule(static)
+    for (long q = 0; q < P; q++) {
+        const float *gp = dy + q * (long)OH * OW;
+        float *dp = dx + q * (long)H * W;
+        for (long i = 0; i < (long)H * W; i++) dp[i] = 0;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * s - p < 0 ? 0 : oy * s - p, y1 = oy * s - p + k > H ? H : oy * s - p + k;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * s - p < 0 ? 0 : ox * s - p, x1 = ox * s - p + k > W ? W : ox * s - p + k;
+                const float g = gp[oy * OW + ox] / (float)((y1 - y0) * (x1 - x0));
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) dp[(long)iy * W + ix] += g;
+            }
+        }
+    }
+}
+
+void resize_bilinear_backward(float *dx, const float *dy, int P, int H, int W, int OH, int OW, int half_pixel) {
+    int ty0[OH], ty1[OH], tx0[OW], tx1[OW];
+    float ly[OH], lx[OW];
+    taps(OH, H, half_pixel, ty0, ty1, ly);
+    taps(OW, W, half_pixel, tx0, tx1, lx);
+#pragma omp parallel for schedule(static)
+    for (long q = 0; q < P; q++) {
+        const float *gp = dy + q * (long)OH * OW;
+        float *dp = dx + q * (long)H * W;
+        for (long i = 0; i < (long)H * W; i++) dp[i] = 0;
+        for (int oy = 0; oy < OH; oy++) {
+            float *r0 = dp + ty0[oy] * W, *r1 = dp + ty1[oy] * W;
+            const float h1 = ly[oy], h0 = 1 - h1;
+            for (int ox = 0; ox < OW; ox++) {
+                const float g = gp[oy * OW + ox], w1 = lx[ox], w0 = 1 - w1;
+                r0[tx0[ox]] += h0 * w0 * g;
+                r0[tx1[ox]] += h0 * w1 * g;
+                r1[tx0[ox]] += h1 * w0 * g;
+                r1[tx1[ox]] += h1 * w1 * g;
+            }
+        }
+    }
+}

@@ -104,6 +104,18 @@ struct FiniteDifferenceTests {
         checkGradient("relu", [awayFromZero([3, 5], seed: 6)]) { $0[0].relu() }
     }
 
+    /// The window ops of the Inception network, which a perceptual distance differentiates through.
+    @Test func windowOps() {
+        let x = randomTensor([2, 3, 9, 7], seed: 21)
+        checkGradient("maxPooled", [x]) { $0[0].maxPooled(3, stride: 2) }
+        checkGradient("maxPooled pad", [x]) { $0[0].maxPooled(3, stride: 1, padding: 1) }
+        checkGradient("avgPooled", [x]) { $0[0].avgPooled(3, stride: 1, padding: 1) }
+        checkGradient("resize up", [x]) { $0[0].resizedBilinear(height: 13, width: 11, halfPixelCentres: false) }
+        checkGradient("resize down", [x]) { $0[0].resizedBilinear(height: 5, width: 4) }
+        checkSecondOrder("avgPooled", [x]) { $0[0].avgPooled(3, stride: 1, padding: 1).square() }
+        checkSecondOrder("resize", [x]) { $0[0].resizedBilinear(height: 13, width: 11).square() }
+    }
+
     @Test func shapes() {
         let x = randomTensor([2, 3, 4, 2], seed: 8), y = randomTensor([2, 1, 4, 2], seed: 9)
         checkGradient("sumTo", [x]) { $0[0].sumTo([1, 3, 1, 2]) }

@@ -1,33 +1,53 @@
-// Pooling and bilinear resizing for feature networks (Inception): forward only, so they refuse
-// an input whose gradient is being recorded instead of silently cutting the graph.
+// Pooling and bilinear resizing for feature networks (Inception), with their derivatives (for a
+// perceptual distance): the average pool and the resize are linear, their backward is their
+// adjoint and its derivative the op again, so every order follows; the max pool's gradient routes
+// dy to each window's maximum and has no derivative of its own.
 import CKernels
 
 extension Tensor {
     private func planes(_ op: String) -> (p: Int, h: Int, w: Int) {
         precondition(rank == 4, "\(op): input \(shape) must be (N, C, H, W)")
-        precondition(!(GradMode.enabled && requiresGrad), "\(op) has no derivative: run it without gradient")
         return (shape[0] * shape[1], shape[2], shape[3])
     }
 
-    private func pooled(_ op: String, k: Int, stride s: Int, padding p: Int,
-                        _ kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int32, Int32, Int32, Int32, Int32, Int32) -> Void) -> Tensor {
+    private static func run(_ shape: [Int], _ body: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+        Kernels.ensure()
+        let y = Tensor(uninitialized: shape)
+        body(y.data)
+        return y
+    }
+
+    private func windowGeometry(_ op: String, k: Int, stride s: Int, padding p: Int) -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
         let (planes, h, w) = planes(op)
         let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)
         precondition(oh >= 1 && ow >= 1 && p < k, "\(op): window \(k), stride \(s), padding \(p) on \(h)x\(w)")
-        Kernels.ensure()
-        let y = Tensor(uninitialized: [shape[0], shape[1], oh, ow])
-        kernel(y.data, data, Int32(planes), Int32(h), Int32(w), Int32(k), Int32(s), Int32(p))
-        return y
+        return (planes, h, w, oh, ow)
     }
 
     /// Max over k x k windows (padding never wins).
     public func maxPooled(_ k: Int, stride: Int, padding: Int = 0) -> Tensor {
-        pooled("maxPooled", k: k, stride: stride, padding: padding) { max_pool2d($0, $1, $2, $3, $4, $5, $6, $7) }
+        let g = windowGeometry("maxPooled", k: k, stride: stride, padding: padding)
+        let y = Tensor.run([shape[0], shape[1], g.oh, g.ow]) { max_pool2d($0, data, Int32(g.planes), Int32(g.h), Int32(g.w), Int32(k), Int32(stride), Int32(padding)) }
+        let x = detached(), inShape = shape
+        return record(y, "maxPooled", [self]) { dy, _ in
+            let dx = Tensor.run(inShape) { max_pool2d_backward($0, dy.data, x.data, Int32(g.planes), Int32(g.h), Int32(g.w), Int32(k), Int32(stride), Int32(padding)) }
+            return [record(dx, "maxPooledGrad", [dy]) { _, _ in fatalError("maxPooled: no second derivative") }]
+        }
     }
 
     /// Mean over k x k windows, of the pixels inside the image (count_include_pad=False).
     public func avgPooled(_ k: Int, stride: Int, padding: Int = 0) -> Tensor {
-        pooled("avgPooled", k: k, stride: stride, padding: padding) { avg_pool2d($0, $1, $2, $3, $4, $5, $6, $7) }
+        let g = windowGeometry("avgPooled", k: k, stride: stride, padding: padding)
+        let y = Tensor.run([shape[0], shape[1], g.oh, g.ow]) { avg_pool2d($0, data, Int32(g.planes), Int32(g.h), Int32(g.w), Int32(k), Int32(stride), Int32(padding)) }
+        let inShape = shape
+        return record(y, "avgPooled", [self]) { dy, _ in [dy.avgPoolAdjoint(k, stride: stride, padding: padding, inputShape: inShape)] }
+    }
+
+    /// The adjoint of `avgPooled` (its input gradient), itself differentiable.
+    func avgPoolAdjoint(_ k: Int, stride: Int, padding: Int, inputShape: [Int]) -> Tensor {
+        let (planes, h, w) = (inputShape[0] * inputShape[1], inputShape[2], inputShape[3])
+        let dx = Tensor.run(inputShape) { avg_pool2d_backward($0, data, Int32(planes), Int32(h), Int32(w), Int32(k), Int32(stride), Int32(padding)) }
+        return record(dx, "avgPoolAdjoint", [self]) { g, _ in [g.avgPooled(k, stride: stride, padding: padding)] }
     }
 
     /// Bilinear resize to (height, width), no antialiasing: with half-pixel centres (PyTorch's
@@ -35,9 +55,16 @@ extension Tensor {
     public func resizedBilinear(height oh: Int, width ow: Int, halfPixelCentres: Bool = true) -> Tensor {
         let (planes, h, w) = planes("resizedBilinear")
         precondition(oh >= 1 && ow >= 1, "resizedBilinear to \(oh)x\(ow)")
-        Kernels.ensure()
-        let y = Tensor(uninitialized: [shape[0], shape[1], oh, ow])
-        resize_bilinear(y.data, data, Int32(planes), Int32(h), Int32(w), Int32(oh), Int32(ow), halfPixelCentres ? 1 : 0)
-        return y
+        let y = Tensor.run([shape[0], shape[1], oh, ow]) { resize_bilinear($0, data, Int32(planes), Int32(h), Int32(w), Int32(oh), Int32(ow), halfPixelCentres ? 1 : 0) }
+        let inShape = shape
+        return record(y, "resizedBilinear", [self]) { dy, _ in [dy.resizeAdjoint(inputShape: inShape, halfPixelCentres: halfPixelCentres)] }
+    }
+
+    /// The adjoint of `resizedBilinear` (its input gradient), itself differentiable.
+    func resizeAdjoint(inputShape: [Int], halfPixelCentres: Bool) -> Tensor {
+        let (planes, h, w) = (inputShape[0] * inputShape[1], inputShape[2], inputShape[3])
+        let (oh, ow) = (shape[2], shape[3])
+        let dx = Tensor.run(inputShape) { resize_bilinear_backward($0, data, Int32(planes), Int32(h), Int32(w), Int32(oh), Int32(ow), halfPixelCentres ? 1 : 0) }
+        return record(dx, "resizeAdjoint", [self]) { g, _ in [g.resizedBilinear(height: oh, width: ow, halfPixelCentres: halfPixelCentres)] }
     }
 }
