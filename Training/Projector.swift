@@ -4,7 +4,8 @@
 // cosine over the last 25%, Gaussian noise added to w that decays to zero by 75% of the steps,
 // and the per-layer noise maps optimised too under their multi-scale autocorrelation penalty and
 // renormalised to zero mean and unit variance after every step. The distance is the mean squared
-// error of the images on a pyramid (full size, then 2x downsampled, down to 8x8 or 2 levels).
+// error of the images on a pyramid (full size, then 2x downsampled, down to 8x8), plus, given the
+// FID network, a perceptual distance of its features (InceptionV3.perceptualDistance), each weighted.
 import Foundation
 import StyleGAN
 
@@ -19,6 +20,9 @@ public struct ProjectionOptions {
     public var lrRampdownLength: Float = 0.25
     public var lrRampupLength: Float = 0.05
     public var noiseRegularization: Float = 1e5
+    public var pixelWeight: Float = 1
+    /// The perceptual term's weight, used when a network is given to `project`.
+    public var perceptualWeight: Float = 0.1
     public init() {}
 }
 
@@ -67,7 +71,8 @@ public enum Projector {
     /// Projects `target` (1, 3, R, R) in [-1, 1] at the generator's `resolution`. `progress` gets
     /// (step, distance) after every step.
     public static func project(_ g: Generator, target: Tensor, resolution: Int, options o: ProjectionOptions,
-                               progress: ((Int, Float) -> Void)? = nil) -> Projection {
+                               perceptual: InceptionV3? = nil, progress: ((Int, Float) -> Void)? = nil) -> Projection {
+        let targetFeatures = perceptual.map { net in GradMode.withoutGrad { net.perceptualFeatures(target) } }
         let layers = Config.layerCount(at: resolution)
         let wDim = g.config.wDim
         // w_std: the spread of w around w_avg, from 10,000 latents (as the projector does).
@@ -100,7 +105,10 @@ public enum Projector {
             let wNoise = Tensor(randomNormal: wOpt.shape, seed: o.seed, stream: 0x3A, step: UInt32(step)) * noiseScale
             let ws = (wOpt + wNoise).expand([1, layers, wDim])
             let image = g.synthesis(ws, resolution: resolution, noise: .given(noise))
-            let dist = distance(image, target)
+            var dist = distance(image, target) * o.pixelWeight
+            if let perceptual, let targetFeatures {
+                dist = dist + InceptionV3.perceptualDistance(perceptual.perceptualFeatures(image), targetFeatures) * o.perceptualWeight
+            }
             let loss = dist + noiseRegularization(noise) * o.noiseRegularization
             loss.backward()
             lastDistance = dist.item

@@ -19,10 +19,14 @@ struct Project: ParsableCommand {
     @Option(help: "Optimisation steps.") var steps: Int = 1000
     @Option(help: "w (one w for all layers) or w+ (one per layer).") var space: Space = .w
     @Option(help: "Seed of the initial noise maps and the noise added to w.") var seed: UInt64 = 0
+    @Option(help: "Weight of the pixel distance (MSE on a 2x pyramid).") var pixelWeight: Float = 1
+    @Option(help: "Weight of the perceptual distance (Inception-v3 features, LPIPS-style; 0: off). It needs the FID network (see `metrics`); about 10x slower per step at 64 px.") var perceptualWeight: Float = 0
+    @Option(help: "The converted Inception network for the perceptual distance (default: as `metrics`).") var inception: String?
     @Flag(help: "No progress line.") var quiet = false
 
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard pixelWeight >= 0, perceptualWeight >= 0, pixelWeight + perceptualWeight > 0 else { throw ValidationError("the distance weights must be >= 0, not both 0") }
         guard FileManager.default.fileExists(atPath: target) else { throw InferenceError("\(target): no such file") }
         let weights = try GeneratorWeights.load(from: network)
         let r = weights.resolution
@@ -33,8 +37,10 @@ struct Project: ParsableCommand {
         try makeOutputFolder(outdir)
         var options = ProjectionOptions()
         (options.steps, options.wPlus, options.seed) = (steps, space == .wPlus, seed)
+        (options.pixelWeight, options.perceptualWeight) = (pixelWeight, perceptualWeight)
+        let perceptual = perceptualWeight > 0 ? try InceptionV3.load(inception) : nil
         let start = Date()
-        let result = Projector.project(weights.generator, target: image.tensor, resolution: r, options: options) { step, d in
+        let result = Projector.project(weights.generator, target: image.tensor, resolution: r, options: options, perceptual: perceptual) { step, d in
             guard !quiet, step % 10 == 9 || step == steps - 1 else { return }
             FileHandle.standardError.write(Data(String(format: "\rstep %4d / %d  distance %.5f  %.1f steps/s   ", step + 1, steps, d,
                                                        Double(step + 1) / Date().timeIntervalSince(start)).utf8))

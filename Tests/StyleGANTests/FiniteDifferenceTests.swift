@@ -116,6 +116,17 @@ struct FiniteDifferenceTests {
         checkSecondOrder("resize", [x]) { $0[0].resizedBilinear(height: 13, width: 11).square() }
     }
 
+    /// The projector's perceptual distance through the whole Inception stack (random weights of
+    /// its shapes): zero against itself, and its gradient matches finite differences.
+    @Test func perceptualDistance() {
+        let net = InceptionV3(randomSeed: 5)
+        let target = GradMode.withoutGrad { net.perceptualFeatures(Tensor(randomUniform: [1, 3, 24, 24], seed: 6) * 2 - 1) }
+        let x = GradMode.withoutGrad { (Tensor(randomUniform: [1, 3, 24, 24], seed: 7) * 2 - 1).copy() }
+        let same = GradMode.withoutGrad { InceptionV3.perceptualDistance(target, target).item }
+        #expect(same == 0)
+        checkGradient("perceptual", [x], eps: 3e-2, tol: 5e-2, samples: 6) { InceptionV3.perceptualDistance(net.perceptualFeatures($0[0]), target) }
+    }
+
     @Test func shapes() {
         let x = randomTensor([2, 3, 4, 2], seed: 8), y = randomTensor([2, 1, 4, 2], seed: 9)
         checkGradient("sumTo", [x]) { $0[0].sumTo([1, 3, 1, 2]) }

@@ -152,17 +152,21 @@ public final class InceptionV3 {
 
     /// The network's feature maps up to and including `mixed_10` (Mixed_7c), (N, 2048, 8, 8) at 299 px,
     /// with what the debugging fixtures compare recorded in `taps`.
-    func layers(_ input: Tensor, taps: ((String, Tensor) -> Void)? = nil) -> Tensor {
+    /// With `stopAfter` a tap's name, returns that tap's map without running the rest.
+    func layers(_ input: Tensor, taps: ((String, Tensor) -> Void)? = nil, stopAfter: String? = nil) -> Tensor {
         var x = conv("conv", input)
         taps?("conv", x)
+        if stopAfter == "conv" { return x }
         x = chain(["conv_1", "conv_2"], x).maxPooled(3, stride: 2)
         x = chain(["conv_3", "conv_4"], x).maxPooled(3, stride: 2)
         taps?("pool1", x)
+        if stopAfter == "pool1" { return x }
         for m in ["mixed", "mixed_1", "mixed_2"] {
             x = concat([conv("\(m).conv", x), chain(["\(m).tower.conv", "\(m).tower.conv_1"], x),
                         chain(["\(m).tower_1.conv", "\(m).tower_1.conv_1", "\(m).tower_1.conv_2"], x),
                         conv("\(m).tower_2.conv", x.avgPooled(3, stride: 1, padding: 1))], axis: 1)
             if m == "mixed" { taps?("mixed_5b", x) }
+            if m == "mixed" && stopAfter == "mixed_5b" { return x }
         }
         x = concat([conv("mixed_3.conv", x), chain(["mixed_3.tower.conv", "mixed_3.tower.conv_1", "mixed_3.tower.conv_2"], x),
                     x.maxPooled(3, stride: 2)], axis: 1)
@@ -172,6 +176,7 @@ public final class InceptionV3 {
                         conv("\(m).tower_2.conv", x.avgPooled(3, stride: 1, padding: 1))], axis: 1)
         }
         taps?("mixed_6e", x)
+        if stopAfter == "mixed_6e" { return x }
         x = concat([chain(["mixed_8.tower.conv", "mixed_8.tower.conv_1"], x),
                     chain(["mixed_8.tower_1.conv", "mixed_8.tower_1.conv_1", "mixed_8.tower_1.conv_2", "mixed_8.tower_1.conv_3"], x),
                     x.maxPooled(3, stride: 2)], axis: 1)
@@ -197,6 +202,29 @@ public final class InceptionV3 {
             let maps = layers(x, taps: taps)  // (N, 2048, 8, 8)
             return maps.mean(axes: [2, 3], keepDims: false)
         }
+    }
+
+    /// Taps of the perceptual distance, from early edges to parts of faces.
+    public static let perceptualTaps = ["conv", "pool1", "mixed_5b", "mixed_6e"]
+
+    /// An LPIPS-style distance without learned weights (there are no VGG / LPIPS weights on the
+    /// registries here): images (N, 3, H, W) in [-1, 1] go in as the FID network sees them; at each
+    /// tap every pixel's channel vector is scaled to unit length, and the squared differences,
+    /// summed over channels and averaged over pixels and images, are summed over the taps.
+    /// Differentiable in `a`; `b`'s features can be given precomputed.
+    public func perceptualFeatures(_ images: Tensor) -> [Tensor] {
+        var x = images * 127.5 + 127.5
+        if x.shape[2] != 299 || x.shape[3] != 299 { x = x.resizedBilinear(height: 299, width: 299, halfPixelCentres: false) }
+        x = (x - 128) * (1 / 128)
+        var out: [Tensor] = []
+        _ = layers(x, taps: { name, t in
+            if InceptionV3.perceptualTaps.contains(name) { out.append(t * (t.square().sum(axes: [1]) + 1e-10).rsqrt()) }
+        }, stopAfter: InceptionV3.perceptualTaps.last)
+        return out
+    }
+
+    public static func perceptualDistance(_ a: [Tensor], _ b: [Tensor]) -> Tensor {
+        zip(a, b).map { x, y in (x - y).square().sum(axes: [1]).mean() }.reduce(Tensor(scalar: 0), +)
     }
 
     /// Generated images in [-1, 1] as NVIDIA's metrics quantise them: (x * 127.5 + 128) clamped to
