@@ -313,10 +313,32 @@ void reduce_sum_ref(float *out, const long *out_dims, const float *x, const long
     free(acc);
 }
 
+/* Fixed blocks summed in double, then the blocks' sums in order: the same bits on any thread
+   count (an OpenMP reduction's order follows the threads, and float results then differ). */
+#define SUM_BLOCK 16384L
 double sum_all(const float *x, long n) {
+    long nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+    if (nb <= 1) {
+        double s = 0.0;
+        for (long i = 0; i < n; i++) s += x[i];
+        return s;
+    }
+    double *part = malloc(sizeof(double) * (size_t)nb);
+    if (!part) {
+        double s = 0.0;
+        for (long i = 0; i < n; i++) s += x[i];
+        return s;
+    }
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (long b = 0; b < nb; b++) {
+        long end = (b + 1) * SUM_BLOCK < n ? (b + 1) * SUM_BLOCK : n;
+        double s = 0.0;
+        for (long i = b * SUM_BLOCK; i < end; i++) s += x[i];
+        part[b] = s;
+    }
     double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) s += x[i];
+    for (long b = 0; b < nb; b++) s += part[b];
+    free(part);
     return s;
 }
 
