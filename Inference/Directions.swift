@@ -42,6 +42,48 @@ public struct Directions {
 
     public init(vectors: Tensor, eigenvalues: [Float]) { (self.vectors, self.eigenvalues) = (vectors, eigenvalues) }
 
+    /// A direction from labelled latents (InterFaceGAN's idea; the mean difference of the two
+    /// classes instead of its linear SVM's normal): w's (N, wDim) and labels (N), 0 / 1 or any
+    /// numbers (then split at their median); the unit vector from the low class's mean to the high one's.
+    public static func fromLabels(latents w: Tensor, labels: [Float]) throws -> Tensor {
+        guard w.rank == 2, w.shape[0] == labels.count else {
+            throw InferenceError("\(labels.count) labels for latents of shape \(w.shape): one label per row")
+        }
+        let d = w.shape[1]
+        let sorted = labels.sorted()
+        let binary = labels.allSatisfy { $0 == 0 || $0 == 1 }
+        let threshold: Float = binary ? 0.5 : sorted[sorted.count / 2]
+        var hi = [Double](repeating: 0, count: d), lo = [Double](repeating: 0, count: d)
+        var (nh, nl) = (0, 0)
+        for (i, y) in labels.enumerated() {
+            let high = binary ? y == 1 : y >= threshold
+            for j in 0..<d {
+                if high { hi[j] += Double(w.data[i * d + j]) } else { lo[j] += Double(w.data[i * d + j]) }
+            }
+            if high { nh += 1 } else { nl += 1 }
+        }
+        guard nh > 0, nl > 0 else { throw InferenceError("the labels put every latent in one class; both classes need examples") }
+        let diff = (0..<d).map { hi[$0] / Double(nh) - lo[$0] / Double(nl) }
+        let norm = diff.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard norm > 0 else { throw InferenceError("the two classes have the same mean latent") }
+        return Tensor(diff.map { Float($0 / norm) }, shape: [1, d])
+    }
+
+    /// Labels from a CSV file: one number per line (a header line and extra columns are allowed:
+    /// the last column is the label).
+    public static func readLabels(_ path: String) throws -> [Float] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw InferenceError("\(path): cannot read") }
+        var out: [Float] = []
+        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let field = line.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if let v = Float(field), v.isFinite { out.append(v) } else if n > 0 || !out.isEmpty {
+                throw InferenceError("\(path): line \(n + 1) has no number ('\(line)')")
+            }
+        }
+        guard !out.isEmpty else { throw InferenceError("\(path): no labels") }
+        return out
+    }
+
     /// Direction k as (1, wDim).
     public func direction(_ k: Int) -> Tensor { vectors.narrow(axis: 0, start: k, length: 1).copy() }
 }

@@ -11,10 +11,12 @@ struct DirectionsCommand: ParsableCommand {
         commandName: "directions",
         abstract: "Find latent edit directions: sefa (closed-form factorisation of the style affines).")
 
-    enum Method: String, ExpressibleByArgument { case sefa }
+    enum Method: String, ExpressibleByArgument { case sefa, labels }
 
     @Option(help: "Checkpoint or weights file.") var network: String
-    @Option(help: "Method: sefa.") var method: Method = .sefa
+    @Option(help: "Method: sefa, or labels (from --latents and --labels).") var method: Method = .sefa
+    @Option(help: "labels: w's of labelled images, a .npy [N, wDim] (e.g. from generate --save-w).") var latents: String?
+    @Option(help: "labels: a CSV with one label per row of --latents (0 / 1, or numbers split at their median).") var labels: String?
     @Option(help: "Layers whose style affines are factorised, e.g. 0-5 (default: all).") var layers: String?
     @Option(help: "Directions in the preview grid.") var num: Int = 8
     @Option(help: "Seed of the preview's face.") var seed: Int = 0
@@ -24,6 +26,19 @@ struct DirectionsCommand: ParsableCommand {
     func run() throws {
         guard num >= 1, strength > 0 else { throw ValidationError("--num and --strength must be positive") }
         let synth = try Synthesizer.load(network)
+        if method == .labels {
+            guard let latents, let labels else { throw ValidationError("--method labels needs --latents and --labels") }
+            let w: Tensor
+            do { w = try NumPy.read(latents) } catch { throw InferenceError("\(error)") }
+            guard w.rank == 2, w.shape[1] == synth.generator.config.wDim else {
+                throw InferenceError("\(latents): latents of shape \(w.shape); this network needs [N, \(synth.generator.config.wDim)]")
+            }
+            let direction = try Directions.fromLabels(latents: w, labels: try Directions.readLabels(labels))
+            try makeOutputFolder(outdir)
+            try NumPy.write(direction, to: outdir + "/direction.npy")
+            print("wrote \(outdir)/direction.npy (from \(w.shape[0]) labelled latents)")
+            return
+        }
         let chosen = try layers.map { try parseSeeds($0) }
         let dirs = try Directions.sefa(synth.generator, layers: chosen)
         try makeOutputFolder(outdir)

@@ -38,6 +38,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Also write all images as one grid.png.")
     var grid = false
 
+    @Flag(help: "Also write the seeds' w (before truncation) as ws.npy [N, wDim], e.g. to label them for `directions --method labels`.")
+    var saveW = false
+
     func run() throws {
         guard [seeds != nil, z != nil, w != nil].filter({ $0 }).count == 1 else { throw ValidationError("give one of --seeds, --z and --w") }
         let seedList = try seeds.map(parseSeeds) ?? []
@@ -69,6 +72,15 @@ struct Generate: ParsableCommand {
                 try img.writePNG("\(outdir)/" + String(format: "seed%04d.png", seed))
                 if grid { images.append(img) }
             }
+        }
+        if saveW {
+            let d = synth.generator.config.wDim
+            let ws = Tensor(uninitialized: [seedList.count, d])
+            for (i, seed) in seedList.enumerated() {
+                let w = try synth.styles(seed: seed, truncation: nil)
+                (ws.data + i * d).update(from: w.data, count: d)
+            }
+            try NumPy.write(ws, to: "\(outdir)/ws.npy")
         }
         if grid {
             try Image.grid(images, columns: Int(Double(images.count).squareRoot().rounded(.up))).writePNG("\(outdir)/grid.png")

@@ -50,4 +50,23 @@ struct DirectionsTests {
         #expect(throws: InferenceError.self) { try loadDirection(path, index: 5, wDim: 7) }  // no such row
         #expect(try loadDirection(path, index: 2, wDim: 7).shape == [1, 7])
     }
+
+    /// Labelled latents: latents whose label is the side of a hidden unit vector v give back a
+    /// direction close to v; labels come from a CSV with a header and an index column.
+    @Test func directionFromLabelsFindsTheHiddenAxis() throws {
+        let (n, d) = (400, 16)
+        let w = Tensor(randomNormal: [n, d], seed: 11)
+        var v = Tensor(randomNormal: [d], seed: 12).scalars
+        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        v = v.map { $0 / norm }
+        let labels = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + w.data[i * d + $1] * v[$1] } > 0 ? "1" : "0" }
+        let csv = FileManager.default.temporaryDirectory.appendingPathComponent("labels-\(getpid()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: csv) }
+        try (["seed,smile"] + labels.enumerated().map { "\($0.offset),\($0.element)" }).joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let dir = try Directions.fromLabels(latents: w, labels: try Directions.readLabels(csv))
+        let cosine = zip(dir.scalars, v).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        #expect(cosine > 0.9, "cosine \(cosine)")
+        #expect(throws: InferenceError.self) { try Directions.fromLabels(latents: w, labels: [Float](repeating: 1, count: n)) }
+        #expect(throws: InferenceError.self) { try Directions.fromLabels(latents: w, labels: [1, 0]) }
+    }
 }
