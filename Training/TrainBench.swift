@@ -29,3 +29,24 @@ public enum TrainBench {
         ])
     }
 }
+
+/// `stylegan bench project`: one step of the projector (pixel distance) at a preset and resolution
+/// (random weights), as `bench_torch.py project` times the same loop.
+public enum ProjectBench {
+    public static func run(config: Config, resolution: Int, iters: Int) -> BenchRow {
+        let g = GradMode.withoutGrad { Generator(config: config, seed: 0) }
+        let target = GradMode.withoutGrad { (Tensor(randomUniform: [1, 3, resolution, resolution], seed: 1) * 2 - 1).copy() }
+        var o = ProjectionOptions()
+        o.steps = iters + 1
+        var times: [Double] = []
+        var last = Date()
+        _ = Projector.project(g, target: target, resolution: resolution, options: o) { step, _ in
+            let now = Date()
+            if step > 0 { times.append(now.timeIntervalSince(last)) }  // the first step warms up
+            last = now
+        }
+        let t = times.sorted()[times.count / 2]
+        return BenchRow(name: "project", fields: [("config", config.name), ("resolution", resolution), ("ms_per_step", t * 1e3),
+                                                  ("steps_per_s", 1 / t), ("peak_rss_mb", peakRSSMegabytes())])
+    }
+}

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the kernels (GFLOP/s of conv2d against sgemm of the same size, GB/s of the rest).")
 
-    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train, inception }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train, inception, project }
 
     @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
     var target: Target
@@ -70,6 +70,11 @@ struct Bench: ParsableCommand {
             printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
         case .inception:
             printRows([InceptionBench.run(batch: batch, iters: iters)], json: json)
+        case .project:
+            let cfg = try Config.preset(named: config)
+            let r = resolution ?? cfg.resolution
+            guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
+            printRows([ProjectBench.run(config: cfg, resolution: r, iters: iters)], json: json)
         case .train:
             let cfg = try Config.preset(named: config)
             let r = resolution ?? cfg.resolution

@@ -129,6 +129,47 @@ def train(cfg, resolution, alpha, batch, iters):
     return dict(ms_per_iter=round(s * 1e3, 1), images_per_s=round(batch / s, 2))
 
 
+def project(cfg, resolution, iters):
+    """One step of the projector (Training/Projector.swift, NVIDIA's projector.py loop): w and the
+    noise maps optimised by Adam against a pixel pyramid MSE plus the noise regulariser."""
+    torch.manual_seed(0)
+    G = nets.Generator(cfg).requires_grad_(False)
+    target = torch.rand(1, 3, resolution, resolution) * 2 - 1
+    used = nets.num_layers(resolution)
+    w_opt = torch.zeros(1, 1, cfg["w_dim"], requires_grad=True)
+    noise = [torch.randn(1, 1, 4 << (l // 2), 4 << (l // 2), requires_grad=True) for l in range(used)]
+    opt = torch.optim.Adam([w_opt] + noise, lr=0.1, betas=(0.9, 0.999))
+
+    def distance(a, b):
+        loss = (a - b).square().mean()
+        while a.shape[2] > 8:
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+            loss = loss + (a - b).square().mean()
+        return loss
+
+    def body():
+        ws = (w_opt + torch.randn_like(w_opt) * 0.01).expand(1, used, cfg["w_dim"])
+        img = G.synthesis(ws, noise, resolution)
+        reg = 0.0
+        for n in noise:
+            while True:
+                reg = reg + (n * torch.roll(n, 1, dims=3)).mean() ** 2 + (n * torch.roll(n, 1, dims=2)).mean() ** 2
+                if n.shape[2] <= 8:
+                    break
+                n = F.avg_pool2d(n, 2)
+        loss = distance(img, target) + reg * 1e5
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for n in noise:
+                n -= n.mean()
+                n *= n.square().mean().rsqrt()
+
+    t = median_seconds(iters, body)
+    return dict(ms_per_step=round(t * 1e3, 1), steps_per_s=round(1 / t, 2))
+
+
 def generate(cfg, resolution, batch, iters):
     torch.manual_seed(0)
     G = nets.Generator(cfg).requires_grad_(False)
@@ -145,7 +186,7 @@ def generate(cfg, resolution, batch, iters):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("target", choices=["train", "generate"])
+    ap.add_argument("target", choices=["train", "generate", "project"])
     ap.add_argument("--config", default="paper256", choices=sorted(CONFIGS))
     ap.add_argument("--resolution", type=int, default=None)
     ap.add_argument("--batch", type=int, default=8)
@@ -161,6 +202,9 @@ def main():
     if a.target == "train":
         row = dict(bench="train_torch", config=a.config, resolution=r, alpha=a.alpha, batch=a.batch)
         row.update(train(cfg, r, a.alpha, a.batch, a.iters))
+    elif a.target == "project":
+        row = dict(bench="project_torch", config=a.config, resolution=r)
+        row.update(project(cfg, r, a.iters))
     else:
         row = dict(bench="generate_torch", config=a.config, resolution=r, batch=a.batch)
         row.update(generate(cfg, r, a.batch, a.iters))
