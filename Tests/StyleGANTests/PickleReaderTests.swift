@@ -194,6 +194,13 @@ struct PickleReaderTests {
         #expect(throws: ImportError.self) { try NumPy.parse(Data(bytes.prefix(bytes.count - 4)), what: "short") }
         bytes[1] = 0x41
         #expect(throws: ImportError.self) { try NumPy.parse(Data(bytes), what: "magic") }
+        // Fortran order (numpy.save of np.asfortranarray(arange(6).reshape(2, 3))): column-major data.
+        var header = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"
+        while (10 + header.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var fortran = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count), 0]) + Data(header.utf8)
+        for v: Float in [0, 3, 1, 4, 2, 5] { withUnsafeBytes(of: v.bitPattern.littleEndian) { fortran.append(contentsOf: $0) } }
+        #expect(try NumPy.parse(fortran, what: "fortran").scalars == [0, 1, 2, 3, 4, 5])
     }
 }
 

@@ -43,23 +43,8 @@ public enum NumPy {
             }
         }
         guard fortran, shape.count > 1 else { return t }
-        // Fortran order: the reversed shape in C order, transposed back.
-        let c = Tensor(uninitialized: shape)
-        let reversed = Array(shape.reversed())
-        var index = [Int](repeating: 0, count: shape.count)
-        for i in 0..<count {
-            var src = 0
-            for k in 0..<shape.count { src = src * reversed[k] + index[shape.count - 1 - k] }
-            c.data[i] = t.data[src]
-            var k = shape.count - 1
-            while k >= 0 {
-                index[k] += 1
-                if index[k] < shape[k] { break }
-                index[k] = 0
-                k -= 1
-            }
-        }
-        return c
+        // Fortran order: the reversed shape in C order, its axes reversed back.
+        return t.reshaped(shape.reversed()).permuted(Array((0..<shape.count).reversed()))
     }
 
     // MARK: - .npy files
@@ -143,5 +128,34 @@ extension Pickle {
         if let s = d.state.flatMap({ tuple($0) }), s.count > 1, case .string(let o) = s[1] { order = o == "|" ? "<" : o }
         guard order == "<" || order == "=" else { throw ImportError("\(what): big-endian arrays are not supported") }
         return "<" + name
+    }
+}
+
+extension Tensor {
+    /// A tensor of `shape` whose element at index i (row-major) is `element(offset + sum i_k stride_k)`:
+    /// the one strided walk of the readers (torch's views, axis permutations).
+    static func gathered(shape: [Int], strides: [Int], offset: Int = 0, _ element: (Int) -> Float) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        var index = [Int](repeating: 0, count: shape.count)
+        for j in 0..<t.count {
+            var e = offset
+            for k in 0..<shape.count { e += index[k] * strides[k] }
+            t.data[j] = element(e)
+            var k = shape.count - 1
+            while k >= 0 {
+                index[k] += 1
+                if index[k] < shape[k] { break }
+                index[k] = 0
+                k -= 1
+            }
+        }
+        return t
+    }
+
+    /// The axes of `self` reordered: result axis i is source axis `order[i]`.
+    func permuted(_ order: [Int]) -> Tensor {
+        var strides = [Int](repeating: 1, count: rank)
+        for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
+        return Tensor.gathered(shape: order.map { shape[$0] }, strides: order.map { strides[$0] }) { data[$0] }
     }
 }

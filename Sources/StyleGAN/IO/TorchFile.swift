@@ -145,24 +145,9 @@ public struct TorchFile {
         guard count == 0 || last < numel else {
             throw ImportError("\(path): '\(name)' (shape \(ref.shape), stride \(ref.stride), offset \(ref.offset)) reads past its storage of \(numel)")
         }
-        let t = Tensor(uninitialized: ref.shape)
-        let rank = ref.shape.count
-        bytes.withUnsafeBytes { raw in
-            var index = [Int](repeating: 0, count: rank)
-            for j in 0..<count {
-                var e = ref.offset
-                for k in 0..<rank { e += index[k] * ref.stride[k] }
-                t.data[j] = TorchFile.element(raw, e, dtype)
-                var k = rank - 1
-                while k >= 0 {
-                    index[k] += 1
-                    if index[k] < ref.shape[k] { break }
-                    index[k] = 0
-                    k -= 1
-                }
-            }
+        return bytes.withUnsafeBytes { raw in
+            Tensor.gathered(shape: ref.shape, strides: ref.stride, offset: ref.offset) { TorchFile.element(raw, $0, dtype) }
         }
-        return t
     }
 
     static func element(_ raw: UnsafeRawBufferPointer, _ i: Int, _ dtype: DType) -> Float {

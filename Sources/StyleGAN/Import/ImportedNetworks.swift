@@ -111,30 +111,8 @@ public struct ImportedNetworks {
     }
 }
 
-/// Re-layouts used by the readers (offline, on plain buffers).
+/// Scaling used by the readers (offline, on plain buffers).
 extension Tensor {
-    /// The axes of `self` reordered: result axis i is source axis `order[i]`.
-    func permuted(_ order: [Int]) -> Tensor {
-        let newShape = order.map { shape[$0] }
-        var strides = [Int](repeating: 1, count: rank)
-        for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-        let out = Tensor(uninitialized: newShape)
-        var index = [Int](repeating: 0, count: rank)
-        for j in 0..<count {
-            var src = 0
-            for k in 0..<rank { src += index[k] * strides[order[k]] }
-            out.data[j] = data[src]
-            var k = rank - 1
-            while k >= 0 {
-                index[k] += 1
-                if index[k] < newShape[k] { break }
-                index[k] = 0
-                k -= 1
-            }
-        }
-        return out
-    }
-
     func scaled(_ s: Float) -> Tensor {
         let out = Tensor(uninitialized: shape)
         for i in 0..<count { out.data[i] = data[i] * s }
