@@ -52,7 +52,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/stylegan"),
-        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "CImage"], path: "Tests/CKernelsTests"),
+        // Test-only: the kernels' naive reference twins, never linked into the shipped targets.
+        .target(name: "CKernelsReference", path: "Tests/KernelReference", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("m")]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "CKernelsReference", "CImage"], path: "Tests/CKernelsTests"),
         .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN"], path: "Tests/StyleGANTests"),
         .testTarget(name: "TrainingTests", dependencies: ["Training"], path: "Tests/TrainingTests"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], path: "Tests/InferenceTests"),

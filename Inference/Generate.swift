@@ -63,6 +63,8 @@ public struct Synthesizer {
     public let generator: Generator
     public let resolution: Int
     public let alpha: Float
+    /// Set in the view that `frozen` passes: what the generator derives from its weights.
+    public private(set) var cache: FrozenWeights?
 
     public init(weights: GeneratorWeights) {
         generator = weights.generator
@@ -86,7 +88,7 @@ public struct Synthesizer {
     /// ws (1, layers, wDim) of a latent z (1, zDim), truncated if asked.
     public func styles(z: Tensor, truncation: Truncation?) throws -> Tensor {
         try GradMode.withoutGrad {
-            let ws = generator.broadcast(generator.mapping(z)).narrow(axis: 1, start: 0, length: layerCount)
+            let ws = generator.broadcast(generator.mapping(z, cache: cache)).narrow(axis: 1, start: 0, length: layerCount)
             return try truncation?.apply(ws, wAvg: generator.wAvg) ?? ws
         }
     }
@@ -124,13 +126,17 @@ public struct Synthesizer {
 
     /// One image from styles (1, layers, wDim).
     public func image(_ ws: Tensor, noise: NoiseInput) -> Image {
-        GradMode.withoutGrad { Image(generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noise), index: 0) }
+        GradMode.withoutGrad { Image(generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noise, cache: cache), index: 0) }
     }
 
-    /// Runs `body`, which makes several images, with what the generator derives from its weights
-    /// (scaled weights, Winograd transforms) made once for all of them.
-    public func frozen<T>(_ body: () throws -> T) rethrows -> T {
-        try FrozenWeights.during(keepingTransformsOf: generator.parameters, maxTiles: FrozenWeights.generationMaxTiles) { try body() }
+    /// Runs `body`, which makes several images, on a view of this synthesizer whose generator
+    /// derives what it needs from its weights (scaled weights, Winograd transforms) once for all.
+    public func frozen<T>(_ body: (Synthesizer) throws -> T) rethrows -> T {
+        try FrozenWeights.during(keepingTransformsOf: generator.parameters, maxTiles: FrozenWeights.generationMaxTiles) { cache in
+            var view = self
+            view.cache = cache
+            return try body(view)
+        }
     }
 
     /// The image of a seed.

@@ -9,9 +9,9 @@ public enum GenerateBench {
         let g = GradMode.withoutGrad { Generator(config: config, seed: 0) }
         let z = Tensor(randomNormal: [batch, config.zDim], seed: 1)
         // As `generate` runs: the weights' derived tensors made once for all the images.
-        let t = FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) {
+        let t = FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) { cache in
             medianSeconds(iters: iters) {
-                _ = GradMode.withoutGrad { g(z, resolution: resolution, noise: .random(seed: 2)) }
+                _ = GradMode.withoutGrad { g(z, resolution: resolution, noise: .random(seed: 2), cache: cache) }
             }
         }
         return BenchRow(name: "generate", fields: [
@@ -27,8 +27,8 @@ public enum InceptionBench {
     public static func run(batch: Int, iters: Int) -> BenchRow {
         let net = InceptionV3(randomSeed: 0)
         let x = GradMode.withoutGrad { (Tensor(randomUniform: [batch, 3, 299, 299], seed: 1) * 255).copy() }
-        let t = FrozenWeights.during(keepingTransformsOf: net.parameters) {
-            medianSeconds(iters: iters) { _ = net.features(uint8: x) }
+        let t = FrozenWeights.during(keepingTransformsOf: net.parameters) { cache in
+            medianSeconds(iters: iters) { _ = net.features(uint8: x, cache: cache) }
         }
         return BenchRow(name: "inception", fields: [
             ("resolution", 299), ("batch", batch), ("ms_per_batch", t * 1e3), ("ms_per_image", t * 1e3 / Double(batch)),

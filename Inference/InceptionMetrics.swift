@@ -28,7 +28,7 @@ public struct InceptionEvaluator {
         switch source {
         case let .network(path, count):
             let synth = try Synthesizer.load(path)
-            return try synth.frozen {
+            return try synth.frozen { synth in
                 try net.extract(count: count, batch: batch, progress: progress, label: "generated") { range in
                     let images = try range.map { seed in
                         InceptionV3.uint8(generated: try synth.imageTensor(seed: seed, noise: .random))
@@ -48,6 +48,6 @@ extension Synthesizer {
     /// The image of a seed as a tensor (1, 3, R, R) in [-1, 1], with the seed's noise or another mode.
     public func imageTensor(seed: Int, truncation: Truncation? = nil, noise: NoiseMode) throws -> Tensor {
         let ws = try styles(seed: seed, truncation: truncation)
-        return GradMode.withoutGrad { generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noiseInput(noise, seed: seed)) }
+        return GradMode.withoutGrad { generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noiseInput(noise, seed: seed), cache: cache) }
     }
 }

@@ -27,7 +27,7 @@ public final class Adam {
     /// One update from each parameter's `.grad` (parameters without a gradient are left alone),
     /// then clears the gradients.
     public func update() {
-        precondition(!FrozenWeights.isActive, "Adam.update inside FrozenWeights.during: cached weights would go stale")
+        precondition(!parameters.contains { FrozenWeights.isFrozen($0.1) }, "Adam.update inside FrozenWeights.during: cached weights would go stale")
         step += 1
         for (i, (_, p)) in parameters.enumerated() {
             guard let g = p.grad else { continue }

@@ -45,23 +45,11 @@ public struct RunFolder {
         for c in checkpoints().dropLast(keep) { try? FileManager.default.removeItem(atPath: c.path) }
     }
 
-    /// Appends one JSON object as a line.
-    public func appendStats(_ fields: [(String, Any)]) {
-        let body = fields.map { key, value -> String in
-            switch value {
-            case let s as String: return "\(jsonQuoted(key)): \(jsonQuoted(s))"
-            case let d as Double: return "\(jsonQuoted(key)): \(d.isFinite ? String(format: "%.6g", d) : "null")"
-            case let f as Float: return "\(jsonQuoted(key)): \(f.isFinite ? String(format: "%.6g", Double(f)) : "null")"
-            default: return "\(jsonQuoted(key)): \(value)"
-            }
-        }.joined(separator: ", ")
-        let line = Data(("{" + body + "}\n").utf8)
-        if let h = FileHandle(forWritingAtPath: statsPath) {
-            h.seekToEndOfFile()
-            h.write(line)
-            try? h.close()
-        } else {
-            _ = FileManager.default.createFile(atPath: statsPath, contents: line)
+    /// Appends one JSON object as a line. Stats are a record, not state: a failed write warns
+    /// and training goes on.
+    public func appendStats(_ fields: [(String, any Encodable)]) {
+        do { try JSONLine(fields).append(to: statsPath) } catch {
+            FileHandle.standardError.write(Data("warning: stats not written: \(error)\n".utf8))
         }
     }
 }

@@ -48,7 +48,7 @@ extension Trainer {
             let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
             let batchImages = ckpt.config.batchSize(at: pos.resolution)  // the global batch
             guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
-                                   iteration: iteration, nimg: nimg) else {
+                                   iteration: iteration, nimg: nimg, trainG: Double(nimg) >= dWarmupKimg * 1000) else {
                 failures += 1
                 if root {
                     run.appendStats([("event", "nonfinite"), ("kimg", Double(nimg) / 1000), ("phase", pos.name),
@@ -137,10 +137,12 @@ extension Trainer {
             let start = Date()
             let reals = try inception.cachedFeatures(dataset.path, limit: m.count, inceptionPath: options.inceptionPath ?? InceptionV3.defaultPath,
                                                      progress: false)
-            let fakes = try FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) {
+            let fakes = try FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) { cache in
                 try inception.extract(count: m.count, progress: false, label: m.name) { range in
                     let z = Generator.latents(seeds: Array(range), zDim: ckpt.config.zDim)
-                    var images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .random(seed: UInt64(range.lowerBound))) }
+                    var images = GradMode.withoutGrad {
+                        g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .random(seed: UInt64(range.lowerBound)), cache: cache)
+                    }
                     var size = pos.resolution
                     while size < r { images = images.upsampled2x(); size *= 2 }
                     return InceptionV3.uint8(generated: images)

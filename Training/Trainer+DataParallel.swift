@@ -20,10 +20,7 @@ extension Trainer {
     /// Every tensor that training changes: both networks, the EMA generator, their buffers
     /// (w_avg, spectral-norm vectors) and Adam's moments, in a fixed order.
     var liveTensors: [Tensor] {
-        let (g, e, d) = (ckpt.generator, ckpt.ema, ckpt.discriminator)
-        let named = g.parameters + g.buffers + e.parameters + e.buffers + d.parameters + d.buffers
-            + adamG.stateTensors(prefix: "g") + adamD.stateTensors(prefix: "d")
-        return named.map(\.1)
+        (ckpt.networkTensors + adamG.stateTensors(prefix: "g") + adamD.stateTensors(prefix: "d")).map(\.1)
     }
 
     /// Counters and the state checksum, as doubles that reduce exactly (the checksum in halves).

@@ -42,6 +42,9 @@ public struct TrainOptions {
     /// network; nil: the run's (none by default).
     public var freezeD: Int?
     public var freezeMapping: Bool?
+    /// Fine-tuning: train D alone for the first K kimg of the run (G and its EMA unchanged), so
+    /// that a pretrained G meets a D that has learnt the data; nil: the run's (0 by default).
+    public var dWarmupKimg: Double?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -76,6 +79,7 @@ public final class Trainer {
     let metrics: [SnapshotMetric]
     let freezeD: Int
     let freezeMapping: Bool
+    let dWarmupKimg: Double
     let inception: InceptionV3?
     /// The resolution the run started at: 4, or a pretrained network's (`--resume-from`).
     let startResolution: Int
@@ -130,28 +134,36 @@ public final class Trainer {
             config = p.config
             pretrained = p
         }
-        let meta = resumed?.extraMetadata ?? [:]
-        let loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: meta["train.loss"], default: "logistic"),
-                        r1Gamma: Trainer.setting("r1-gamma", given: options.r1Gamma, run: meta["train.r1_gamma"].flatMap(Float.init), default: 10),
-                        r1Every: Trainer.setting("r1-every", given: options.r1Every, run: meta["train.r1_every"].flatMap(Int.init), default: 1))
-        mirror = Trainer.setting("mirror", given: options.mirror, run: meta["train.mirror"].flatMap(Bool.init), default: false)
-        snapshotKimg = options.snapshotKimg ?? meta["train.snap_kimg"].flatMap(Double.init)
-        let metricNames = options.metrics ?? meta["train.metrics"].map { $0.split(separator: ",").map(String.init) } ?? []
+        let saved: TrainingState?
+        if let resumed {
+            guard let s = try TrainingState(metadata: resumed.extraMetadata) else {
+                throw TrainingError("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
+            }
+            saved = s
+        } else {
+            saved = nil
+        }
+        let recorded = saved ?? TrainingState()  // the run's settings: none when starting
+        let loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: recorded.loss, default: "logistic"),
+                        r1Gamma: Trainer.setting("r1-gamma", given: options.r1Gamma, run: recorded.r1Gamma, default: 10),
+                        r1Every: Trainer.setting("r1-every", given: options.r1Every, run: recorded.r1Every, default: 1))
+        mirror = Trainer.setting("mirror", given: options.mirror, run: recorded.mirror, default: false)
+        snapshotKimg = options.snapshotKimg ?? recorded.snapshotKimg
+        let metricNames = options.metrics ?? recorded.metrics ?? []
         metrics = try metricNames.map(SnapshotMetric.init)
         // Refused before any step when the network is missing (its error says how to get it).
         inception = metrics.isEmpty ? nil : try InceptionV3.load(options.inceptionPath)
-        let final = min(Trainer.setting("resolution", given: options.resolution, run: meta["train.resolution"].flatMap(Int.init),
-                                        default: config.resolution), config.resolution)
+        let final = min(Trainer.setting("resolution", given: options.resolution, run: recorded.resolution, default: config.resolution), config.resolution)
         guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
         guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
         finalResolution = final
-        let start = pretrained?.resolution ?? meta["train.start_resolution"].flatMap(Int.init) ?? 4
+        let start = pretrained?.resolution ?? recorded.startResolution ?? 4
         guard dataset.resolution >= start, final >= start else {
             throw TrainingError("the pretrained network is \(start)x\(start) but the data is \(dataset.resolution)x\(dataset.resolution)"
                                 + (final < start ? " and --resolution \(final)" : "") + "; prepare the data at \(start) px")
         }
         startResolution = start
-        resumedFrom = pretrained.map { _ in options.resumeFrom! } ?? meta["train.resumed_from"]
+        resumedFrom = pretrained.map { _ in options.resumeFrom! } ?? recorded.resumedFrom
         schedule = ProgressiveSchedule(phaseKimg: config.phaseKimg, finalResolution: min(final, dataset.resolution), startResolution: start)
         for r in config.resolutions {
             let b = config.batchSize(at: r), group = min(config.mbstdGroupSize, b)
@@ -169,16 +181,18 @@ public final class Trainer {
         } else {
             ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
         }
-        seed = resumed.flatMap { $0.extraMetadata["train.seed"] }.flatMap(UInt64.init) ?? options.seed
-        freezeD = Trainer.setting("freeze-d", given: options.freezeD, run: meta["train.freeze_d"].flatMap(Int.init), default: 0)
-        freezeMapping = Trainer.setting("freeze-mapping", given: options.freezeMapping, run: meta["train.freeze_mapping"].flatMap(Bool.init), default: false)
+        seed = recorded.seed ?? options.seed
+        freezeD = Trainer.setting("freeze-d", given: options.freezeD, run: recorded.freezeD, default: 0)
+        freezeMapping = Trainer.setting("freeze-mapping", given: options.freezeMapping, run: recorded.freezeMapping, default: false)
         let dBlocks = log2(schedule.finalResolution) - 1  // blocks 8 px and up, and the 4x4 epilogue
         guard (0...dBlocks).contains(freezeD) else {
             throw TrainingError("--freeze-d \(freezeD): D has \(dBlocks) blocks at \(schedule.finalResolution) px")
         }
+        dWarmupKimg = Trainer.setting("d-warmup-kimg", given: options.dWarmupKimg, run: recorded.dWarmupKimg, default: 0)
         let frozen = TrainingStep.frozenNames(ckpt, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
         step = TrainingStep(networks: ckpt, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
-        if let r = resumed { try restoreState(r) }
+        step.emaRampUp = resumedFrom == nil
+        if let resumed, let saved { try restoreState(saved, resumed.state) }
         try checkRanksAgree()
     }
 
@@ -211,10 +225,7 @@ public final class Trainer {
             note("\(path) holds no discriminator: D starts untrained (seed \(seed))")
             p = GradMode.withoutGrad { Checkpoint(config: w.config, seed: seed) }
             GradMode.withoutGrad {
-                let trained = Dictionary(uniqueKeysWithValues: GeneratorWeights.namedTensors(w.generator))
-                for g in [p.generator, p.ema] {
-                    for (name, t) in GeneratorWeights.namedTensors(g) { t.assign(trained[name]!) }
-                }
+                for g in [p.generator, p.ema] { assignByName(g.parameters + g.buffers, from: w.generator.parameters + w.generator.buffers) }
             }
             (p.kimg, p.resolution, p.alpha) = (w.kimg, w.resolution, w.alpha)
         }
@@ -241,27 +252,23 @@ public final class Trainer {
 
     // MARK: - State in checkpoints
 
+    /// The run's counters and settings now.
+    var state: TrainingState {
+        var s = TrainingState()
+        (s.nimg, s.iteration, s.adamGStep, s.adamDStep, s.lastPhase, s.lrScale) = (nimg, iteration, adamG.step, adamD.step, lastPhase, lrScale)
+        (s.seed, s.loss, s.mirror, s.resolution, s.startResolution) = (seed, loss.name, mirror, finalResolution, startResolution)
+        (s.snapshotKimg, s.resumedFrom, s.freezeD, s.freezeMapping, s.dWarmupKimg) = (snapshotKimg, resumedFrom, freezeD, freezeMapping, dWarmupKimg)
+        s.metrics = metrics.isEmpty ? nil : metrics.map(\.name)
+        if case let .logistic(gamma, every) = loss { (s.r1Gamma, s.r1Every) = (gamma, every) }
+        return s
+    }
+
     func saveCheckpoint() throws -> String {
         ckpt.kimg = Double(nimg) / 1000
         let pos = schedule.position(kimg: ckpt.kimg)
         (ckpt.resolution, ckpt.alpha) = (pos.resolution, pos.alpha)
         ckpt.state = adamG.stateTensors(prefix: "state.adam_g") + adamD.stateTensors(prefix: "state.adam_d")
-        ckpt.extraMetadata = [
-            "train.seed": String(seed), "train.nimg": String(nimg), "train.iteration": String(iteration),
-            "train.adam_g_step": String(adamG.step), "train.adam_d_step": String(adamD.step),
-            "train.last_phase": String(lastPhase), "train.loss": loss.name,
-            "train.mirror": String(mirror), "train.resolution": String(finalResolution),
-            "train.start_resolution": String(startResolution),
-            "train.lr_scale": lrScale.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
-        ]
-        if let k = snapshotKimg { ckpt.extraMetadata["train.snap_kimg"] = String(k) }
-        if let r = resumedFrom { ckpt.extraMetadata["train.resumed_from"] = r }
-        (ckpt.extraMetadata["train.freeze_d"], ckpt.extraMetadata["train.freeze_mapping"]) = (String(freezeD), String(freezeMapping))
-        if !metrics.isEmpty { ckpt.extraMetadata["train.metrics"] = metrics.map(\.name).joined(separator: ",") }
-        if case let .logistic(gamma, every) = loss {
-            ckpt.extraMetadata["train.r1_gamma"] = String(gamma)
-            ckpt.extraMetadata["train.r1_every"] = String(every)
-        }
+        ckpt.extraMetadata = state.metadata
         let path = run.checkpointPath(nimg: nimg)
         guard collective.isRoot else { return path }
         do { try ckpt.save(to: path) } catch {
@@ -271,21 +278,12 @@ public final class Trainer {
         return path
     }
 
-    func restoreState(_ r: Checkpoint) throws {
-        let meta = r.extraMetadata
-        guard let n = meta["train.nimg"].flatMap(Int.init), let it = meta["train.iteration"].flatMap(Int.init) else {
-            throw TrainingError("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
-        }
-        (nimg, iteration) = (n, it)
-        lastPhase = meta["train.last_phase"].flatMap(Int.init) ?? -1
-        let state = Dictionary(uniqueKeysWithValues: r.state.map { ($0.0, $0.1) })
-        try adamG.load(state: state, prefix: "state.adam_g", step: meta["train.adam_g_step"].flatMap(Int.init) ?? 0)
-        try adamD.load(state: state, prefix: "state.adam_d", step: meta["train.adam_d_step"].flatMap(Int.init) ?? 0)
-        lrScale = [:]
-        for part in (meta["train.lr_scale"] ?? "").split(separator: ",") {
-            let kv = part.split(separator: ":")
-            if kv.count == 2, let k = Int(kv[0]), let v = Float(kv[1]) { lrScale[k] = v }
-        }
+    /// Counters and optimiser moments from a checkpoint's state.
+    func restoreState(_ s: TrainingState, _ tensors: NamedParameters) throws {
+        (nimg, iteration, lastPhase, lrScale) = (s.nimg, s.iteration, s.lastPhase, s.lrScale)
+        let moments = Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, $0.1) })
+        try adamG.load(state: moments, prefix: "state.adam_g", step: s.adamGStep)
+        try adamD.load(state: moments, prefix: "state.adam_d", step: s.adamDStep)
     }
 
     /// Reloads weights and optimiser state from a checkpoint file, keeping the counters. Rank 0
@@ -293,11 +291,10 @@ public final class Trainer {
     func rollBack(to path: String) throws {
         guard collective.isRoot else { return receiveStateFromRoot() }
         let r = try Checkpoint.load(from: path)
-        GradMode.withoutGrad {
-            for ((_, dst), (_, src)) in zip(ckpt.namedTensors, r.namedTensors) where dst.shape == src.shape { dst.assign(src) }
-        }
+        GradMode.withoutGrad { assignByName(ckpt.networkTensors, from: r.networkTensors) }
+        guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw TrainingError("\(path) has no training state") }
         let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
-        try restoreState(r)
+        try restoreState(saved, r.state)
         (nimg, iteration, lrScale) = (keepN, keepI, keepScale)
         sendStateFromRoot()
     }

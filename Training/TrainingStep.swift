@@ -19,6 +19,9 @@ public final class TrainingStep {
     public let adamG: Adam, adamD: Adam
     public let loss: Loss
     public let seed: UInt64
+    /// StyleGAN2-ADA's EMA ramp-up (half-life at most 5% of the images shown); off when G starts
+    /// trained (`--resume-from`), whose EMA is already an average of many images.
+    public var emaRampUp = true
     public let collective: Collective
     let averager: GradientAverager
 
@@ -51,17 +54,18 @@ public final class TrainingStep {
     /// ws (n, layers, wDim) of samples `samples` of the global batch with style mixing: with
     /// probability p (one draw for the whole batch), the layers from a random crossover point
     /// (among those in use) take a second latent's w. Also returns the first w.
-    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, samples: [Int], layers used: Int, iteration: Int) -> (ws: Tensor, w: Tensor) {
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, samples: [Int], layers used: Int, iteration: Int,
+                cache: FrozenWeights?) -> (ws: Tensor, w: Tensor) {
         let g = networks.generator, c = networks.config
         let step = UInt32(truncatingIfNeeded: iteration)
         let z = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: latent.rawValue, step: step)
-        let w = g.mapping(z)
+        let w = g.mapping(z, cache: cache)
         let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: used)
         let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: step).scalars
         guard used > 1, u[0] < c.styleMixingProb else { return (ws, w) }
         let cutoff = 1 + min(used - 2, Int(u[1] * Float(used - 1)))
         let z2 = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: mixLatent.rawValue, step: step)
-        let ws2 = g.broadcast(g.mapping(z2)).narrow(axis: 1, start: 0, length: used)
+        let ws2 = g.broadcast(g.mapping(z2, cache: cache)).narrow(axis: 1, start: 0, length: used)
         return (concat([ws.narrow(axis: 1, start: 0, length: cutoff), ws2.narrow(axis: 1, start: cutoff, length: used - cutoff)], axis: 1), w)
     }
 
@@ -73,7 +77,9 @@ public final class TrainingStep {
     /// (`Shard.samples`) of a global batch of shard size x ranks. nil if a loss or a gradient was
     /// not finite on any rank (then nothing was updated anywhere). `nimg` (images shown before
     /// this step) drives the EMA ramp-up. Stats are means over the global batch.
-    public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int) -> Stats? {
+    /// `trainG` false: D's step alone (a D warm-up against a pretrained G); G, w_avg and the EMA
+    /// stay as they are and lossG is 0.
+    public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int, trainG: Bool = true) -> Stats? {
         let batch = realImages.shape[0] * collective.size
         let pass = Pass(resolution: r, alpha: alpha, iteration: iteration, batch: batch,
                         samples: Shard(rank: collective.rank, size: collective.size).samples(of: batch))
@@ -82,6 +88,7 @@ public final class TrainingStep {
         // Each step is its own method so that its graph (a loss holds every activation behind it)
         // is released before the next step builds one: at 128 px the D step's graph is 1.4 GB.
         guard let (lossD, penalty) = discriminatorStep(pass, reals: realImages) else { return nil }
+        guard trainG else { return Stats(lossD: lossD, lossG: 0, penalty: penalty) }
         guard let (lossG, w) = generatorStep(pass, reals: realImages) else { return nil }
 
         GradMode.withoutGrad {
@@ -121,14 +128,15 @@ public final class TrainingStep {
         d.powerStep()
         // Neither network changes until Adam: what each derives from its weights is made once,
         // and D's Winograd transforms serve the reals, the fakes, R1 and all their backwards.
-        let stats: [Double]? = FrozenWeights.during(keepingTransformsOf: d.parameters) {
+        let stats: [Double]? = FrozenWeights.during(keepingTransformsOf: d.parameters) { cache in
             let fakes: Tensor = GradMode.withoutGrad {
-                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
-                return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1))
+                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers,
+                                     iteration: pass.iteration, cache: cache)
+                return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1), cache: cache)
             }
             let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
                              step: UInt32(truncatingIfNeeded: pass.iteration))
-            let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha) }, reals: reals, fakes: fakes,
+            let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha, cache: cache) }, reals: reals, fakes: fakes,
                                                           step: pass.iteration, interpolation: eps)
             // A NaN on any rank makes the mean NaN: all ranks skip together.
             let stats = collective.mean([Double(lossD.item), Double(penalty)])
@@ -151,10 +159,11 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in adamD.parameters { p.requiresGrad = true } }
         g.powerStep()
-        let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) {
-            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers, iteration: pass.iteration)
-            let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2))
-            let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha) }, fakes: fakes,
+        let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) { cache in
+            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers,
+                                 iteration: pass.iteration, cache: cache)
+            let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2), cache: cache)
+            let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha, cache: cache) }, fakes: fakes,
                                            reals: loss.needsRealsForGenerator ? reals.detached() : nil)
             let stats = collective.mean([Double(lossG.item)])
             guard stats[0].isFinite else { return nil }
@@ -174,20 +183,24 @@ public final class TrainingStep {
     /// WGAN's weight clipping applies to the weights as used (stored x run-time scale).
     func clipEffectiveWeights(_ d: Discriminator, clip: Float) {
         let trainable = Set(adamD.parameters.map { ObjectIdentifier($0.1) })
-        for (p, scale) in d.weightScales where trainable.contains(ObjectIdentifier(p)) {
+        for (p, scale) in d.runtimeScales where trainable.contains(ObjectIdentifier(p)) {
             let bound = clip / scale
             for i in 0..<p.count { p.data[i] = min(max(p.data[i], -bound), bound) }
         }
     }
 
-    /// EMA of G with stylegan2-ada's ramp-up: half-life min(10 kimg, 5% of the images shown so far).
+    /// EMA of G, half-life 10 kimg, with stylegan2-ada's ramp-up (min(10 kimg, 5% of the images shown
+    /// so far)) unless `emaRampUp` is off.
     func updateEMA(nimg: Int, batch: Int) {
-        let halfLife = min(networks.config.emaHalfLifeKimg * 1000, Double(nimg + batch) * 0.05)
+        let full = networks.config.emaHalfLifeKimg * 1000
+        let halfLife = emaRampUp ? min(full, Double(nimg + batch) * 0.05) : full
         let beta = Float(pow(0.5, Double(batch) / max(halfLife, 1e-8)))
-        for ((_, e), (_, p)) in zip(networks.ema.parameters, networks.generator.parameters) {
+        let trained = Dictionary(uniqueKeysWithValues: networks.generator.parameters)
+        for (name, e) in networks.ema.parameters {
+            let p = trained[name]!
             ew_lerp(e.data, e.data, p.data, 1 - beta, e.count)
         }
         // Buffers follow G exactly (NVlabs copies non-trainables with beta 0).
-        for ((_, e), (_, p)) in zip(networks.ema.buffers, networks.generator.buffers) { e.assign(p) }
+        assignByName(networks.ema.buffers, from: networks.generator.buffers)
     }
 }

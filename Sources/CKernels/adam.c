@@ -36,17 +36,3 @@ void adam_update(float *p, float *m, float *v, const float *g, long n, float lr,
     }
 }
 
-/* The header's formula term by term, in double. */
-void adam_update_ref(float *p, float *m, float *v, const float *g, long n, float lr, float beta1,
-                     float beta2, float eps, long step) {
-    double b1 = beta1, b2 = beta2;
-    for (long i = 0; i < n; i++) {
-        double mi = b1 * m[i] + (1.0 - b1) * g[i];
-        double vi = b2 * v[i] + (1.0 - b2) * (double)g[i] * g[i];
-        double mhat = mi / (1.0 - pow(b1, (double)step));
-        double vhat = vi / (1.0 - pow(b2, (double)step));
-        m[i] = (float)mi;
-        v[i] = (float)vi;
-        p[i] = (float)(p[i] - lr * mhat / (sqrt(vhat) + eps));
-    }
-}

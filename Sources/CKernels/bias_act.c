@@ -20,17 +20,6 @@ void bias_leaky_relu_forward(float *y, const float *x, const float *b, int N, in
     }
 }
 
-void bias_leaky_relu_forward_ref(float *y, const float *x, const float *b, int N, int C, long S,
-                                 float slope) {
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++)
-            for (long s = 0; s < S; s++) {
-                long i = ((long)n * C + c) * S + s;
-                float v = x[i] + (b ? b[c] : 0.0f);
-                y[i] = v > 0.0f ? v : slope * v;
-            }
-}
-
 void noise_bias_leaky_relu_forward(float *y, const float *x, const float *noise, int noise_per_sample,
                                    const float *strength, const float *b, int N, int C, long S, float slope) {
 #pragma clang fp contract(off) /* the product rounded, then the sums: as the separate ops */
@@ -49,24 +38,8 @@ void noise_bias_leaky_relu_forward(float *y, const float *x, const float *noise,
     }
 }
 
-void noise_bias_leaky_relu_forward_ref(float *y, const float *x, const float *noise, int noise_per_sample,
-                                       const float *strength, const float *b, int N, int C, long S, float slope) {
-#pragma clang fp contract(off)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++)
-            for (long s = 0; s < S; s++) {
-                long i = ((long)n * C + c) * S + s;
-                float p = noise[(noise_per_sample ? (long)n * S : 0) + s] * strength[c];
-                float v = (x[i] + p) + (b ? b[c] : 0.0f);
-                y[i] = v > 0.0f ? v : slope * v;
-            }
-}
-
 void leaky_relu_backward(float *dx, const float *dy, const float *y, long n, float slope) {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * slope;
 }
 
-void leaky_relu_backward_ref(float *dx, const float *dy, const float *y, long n, float slope) {
-    for (long i = 0; i < n; i++) dx[i] = dy[i] * (y[i] > 0.0f ? 1.0f : slope);
-}

@@ -205,6 +205,35 @@ static int odometer_next(long *idx, const long *dims, const long *strides, int n
 
 #define RS_BLOCK 512
 
+/* Fixed blocks summed in double, then the blocks' sums in order: the same bits on any thread
+   count (an OpenMP reduction's order follows the threads, and float results then differ). */
+#define SUM_BLOCK 16384L
+static double sum_whole(const float *x, long n) {
+    long nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+    if (nb <= 1) {
+        double s = 0.0;
+        for (long i = 0; i < n; i++) s += x[i];
+        return s;
+    }
+    double *part = malloc(sizeof(double) * (size_t)nb);
+    if (!part) {
+        double s = 0.0;
+        for (long i = 0; i < n; i++) s += x[i];
+        return s;
+    }
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (long b = 0; b < nb; b++) {
+        long end = (b + 1) * SUM_BLOCK < n ? (b + 1) * SUM_BLOCK : n;
+        double s = 0.0;
+        for (long i = b * SUM_BLOCK; i < end; i++) s += x[i];
+        part[b] = s;
+    }
+    double s = 0.0;
+    for (long b = 0; b < nb; b++) s += part[b];
+    free(part);
+    return s;
+}
+
 /* After dropping size-1 axes and merging neighbours of the same kind, the axes alternate between
    kept (K) and reduced (R). If the last is R, each output is a sum of contiguous runs: threads
    take outputs. If it is K, each output row gathers whole rows of x: threads take blocks of
@@ -244,7 +273,7 @@ void reduce_sum(float *out, const long *out_dims, const float *x, const long *x_
         s *= dims[d];
     }
     if (nout == 1) {
-        out[0] = (float)sum_all(x, total);
+        out[0] = (float)sum_whole(x, total);
         return;
     }
     /* kept axes (outer ones for the K-last case) and reduced axes, in order */
@@ -287,72 +316,6 @@ void reduce_sum(float *out, const long *out_dims, const float *x, const long *x_
                 for (long j = 0; j < len; j++) out[ro * L + j0 + j] = (float)acc[j];
             }
     }
-}
-
-/* Every element of x added to the output its index maps to (index 0 on a reduced axis). */
-void reduce_sum_ref(float *out, const long *out_dims, const float *x, const long *x_dims,
-                    int ndim) {
-    long total = 1, nout = 1;
-    for (int d = 0; d < ndim; d++) {
-        total *= x_dims[d];
-        nout *= out_dims[d];
-    }
-    double *acc = calloc((size_t)(nout > 0 ? nout : 1), sizeof(double));
-    if (!acc) return;
-    for (long i = 0; i < total; i++) {
-        long rem = i, o = 0, ostride = 1;
-        for (int d = ndim - 1; d >= 0; d--) {
-            long id = rem % x_dims[d];
-            rem /= x_dims[d];
-            if (out_dims[d] != 1) o += id * ostride;
-            ostride *= out_dims[d];
-        }
-        acc[o] += x[i];
-    }
-    for (long o = 0; o < nout; o++) out[o] = (float)acc[o];
-    free(acc);
-}
-
-/* Fixed blocks summed in double, then the blocks' sums in order: the same bits on any thread
-   count (an OpenMP reduction's order follows the threads, and float results then differ). */
-#define SUM_BLOCK 16384L
-double sum_all(const float *x, long n) {
-    long nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
-    if (nb <= 1) {
-        double s = 0.0;
-        for (long i = 0; i < n; i++) s += x[i];
-        return s;
-    }
-    double *part = malloc(sizeof(double) * (size_t)nb);
-    if (!part) {
-        double s = 0.0;
-        for (long i = 0; i < n; i++) s += x[i];
-        return s;
-    }
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (long b = 0; b < nb; b++) {
-        long end = (b + 1) * SUM_BLOCK < n ? (b + 1) * SUM_BLOCK : n;
-        double s = 0.0;
-        for (long i = b * SUM_BLOCK; i < end; i++) s += x[i];
-        part[b] = s;
-    }
-    double s = 0.0;
-    for (long b = 0; b < nb; b++) s += part[b];
-    free(part);
-    return s;
-}
-
-/* NaN anywhere gives NaN, so a broken kernel can never pass a tolerance check. */
-double max_abs_diff(const float *a, const float *b, long n) {
-    double m = 0.0;
-    int nan = 0;
-#pragma omp parallel for schedule(static) reduction(max : m) reduction(| : nan) if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        nan |= isnan(d);
-        m = d > m ? d : m;
-    }
-    return nan ? NAN : m;
 }
 
 int has_nonfinite(const float *x, long n) {

@@ -122,23 +122,6 @@ void ck_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
     ck_gemm(transA, transB, M, N, K, alpha, A, transA ? M : K, B, transB ? K : N, beta, C, N);
 }
 
-/* Accumulates in double, and like BLAS never reads C when beta is 0 (so NaNs there vanish). */
-void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                  const float *B, float beta, float *C) {
-    for (int i = 0; i < M; i++) {
-        for (int j = 0; j < N; j++) {
-            double acc = 0.0;
-            for (int k = 0; k < K; k++) {
-                float a = transA ? A[(long)k * M + i] : A[(long)i * K + k];
-                float b = transB ? B[(long)j * K + k] : B[(long)k * N + j];
-                acc += (double)a * b;
-            }
-            float *c = &C[(long)i * N + j];
-            *c = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *c));
-        }
-    }
-}
-
 /* ---------------------------------------------------------------------------------------------
    Products with A read in place: C (M,N) = op(A) B, 64 columns of B at a time. OpenBLAS packs all
    of A before multiplying, and with few columns the packing costs as much as the product (11% of

@@ -33,20 +33,6 @@ void instance_norm_forward(float *y, float *rstd, const float *x, int P, long S,
     for (int p = 0; p < P; p++) rstd[p] = plane_normalise(y + (long)p * S, x + (long)p * S, S, eps);
 }
 
-void instance_norm_forward_ref(float *y, float *rstd, const float *x, int P, long S, float eps) {
-    for (int p = 0; p < P; p++) {
-        const float *xp = x + (long)p * S;
-        double mean = 0.0, var = 0.0;
-        for (long s = 0; s < S; s++) mean += xp[s];
-        mean /= (double)S;
-        for (long s = 0; s < S; s++) var += (xp[s] - mean) * (xp[s] - mean);
-        var /= (double)S;
-        double r = 1.0 / sqrt(var + eps);
-        rstd[p] = (float)r;
-        for (long s = 0; s < S; s++) y[(long)p * S + s] = (float)((xp[s] - mean) * r);
-    }
-}
-
 /* dx = scale * (dy - mean(dy) - y * mean(dy * y)); returns sum(dy) and sum(dy * y), which AdaIN
    needs as its style gradients. */
 static void plane_norm_backward(float *dx, const float *dy, const float *y, float scale, long S,
@@ -70,22 +56,6 @@ void instance_norm_backward(float *dx, const float *dy, const float *y, const fl
         double a, b;
         long o = (long)p * S;
         plane_norm_backward(dx + o, dy + o, y + o, rstd[p], S, &a, &b);
-    }
-}
-
-void instance_norm_backward_ref(float *dx, const float *dy, const float *y, const float *rstd,
-                                int P, long S) {
-    for (int p = 0; p < P; p++) {
-        const float *g = dy + (long)p * S, *yp = y + (long)p * S;
-        double mg = 0.0, mgy = 0.0;
-        for (long s = 0; s < S; s++) {
-            mg += g[s];
-            mgy += (double)g[s] * yp[s];
-        }
-        mg /= (double)S;
-        mgy /= (double)S;
-        for (long s = 0; s < S; s++)
-            dx[(long)p * S + s] = (float)(rstd[p] * (g[s] - mg - yp[s] * mgy));
     }
 }
 
@@ -117,24 +87,6 @@ void adain_backward(float *dx, float *dys, float *dyb, const float *dout, const 
     }
 }
 
-void adain_backward_ref(float *dx, float *dys, float *dyb, const float *dout, const float *y,
-                        const float *rstd, const float *ys, int P, long S) {
-    for (int p = 0; p < P; p++) {
-        const float *g = dout + (long)p * S, *yp = y + (long)p * S;
-        double sg = 0.0, sgy = 0.0;
-        for (long s = 0; s < S; s++) {
-            sg += g[s];
-            sgy += (double)g[s] * yp[s];
-        }
-        dyb[p] = (float)sg;
-        dys[p] = (float)sgy;
-        /* the definition: instance-norm backward of dy = dout * (1 + ys) */
-        double k = 1.0 + ys[p], mdy = k * sg / (double)S, mdyy = k * sgy / (double)S;
-        for (long s = 0; s < S; s++)
-            dx[(long)p * S + s] = (float)(rstd[p] * (k * g[s] - mdy - yp[s] * mdyy));
-    }
-}
-
 /* ---------------------------------------------------------------------------------------------
    Pixel norm over channels: x, y (N, C, S), rnorm (N, S). Channels are S apart in memory, so
    the fast version sums a block of positions at a time, which keeps every access contiguous. */
@@ -163,24 +115,6 @@ void pixel_norm_forward(float *y, float *rnorm, const float *x, int N, int C, lo
         }
 }
 
-void pixel_norm_forward_ref(float *y, float *rnorm, const float *x, int N, int C, long S,
-                            float eps) {
-    for (int n = 0; n < N; n++)
-        for (long s = 0; s < S; s++) {
-            double ms = 0.0;
-            for (int c = 0; c < C; c++) {
-                double v = x[((long)n * C + c) * S + s];
-                ms += v * v;
-            }
-            double r = 1.0 / sqrt(ms / C + eps);
-            rnorm[(long)n * S + s] = (float)r;
-            for (int c = 0; c < C; c++) {
-                long i = ((long)n * C + c) * S + s;
-                y[i] = (float)(x[i] * r);
-            }
-        }
-}
-
 void pixel_norm_backward(float *dx, const float *dy, const float *y, const float *rnorm, int N,
                          int C, long S) {
     long nblk = (S + PN_BLOCK - 1) / PN_BLOCK;
@@ -204,19 +138,3 @@ void pixel_norm_backward(float *dx, const float *dy, const float *y, const float
         }
 }
 
-void pixel_norm_backward_ref(float *dx, const float *dy, const float *y, const float *rnorm,
-                             int N, int C, long S) {
-    for (int n = 0; n < N; n++)
-        for (long s = 0; s < S; s++) {
-            double m = 0.0;
-            for (int c = 0; c < C; c++) {
-                long i = ((long)n * C + c) * S + s;
-                m += (double)dy[i] * y[i];
-            }
-            m /= C;
-            for (int c = 0; c < C; c++) {
-                long i = ((long)n * C + c) * S + s;
-                dx[i] = (float)(rnorm[(long)n * S + s] * (dy[i] - y[i] * m));
-            }
-        }
-}

@@ -141,13 +141,6 @@ void ck_buffer_free(void *p, size_t bytes) {
     free(p);
 }
 
-size_t ck_buffer_cached_bytes(void) {
-    pthread_mutex_lock(&lock);
-    size_t c = cached;
-    pthread_mutex_unlock(&lock);
-    return c;
-}
-
 void ck_buffer_footprint(size_t *in_use_now, size_t *cached_now, size_t *peak, size_t *allowed) {
     pthread_mutex_lock(&lock);
     *in_use_now = in_use;

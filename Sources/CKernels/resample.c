@@ -193,10 +193,7 @@ void upfirdn2d(float *y, const float *x, const float *f, int P, int H, int W, in
     size_t bytes = sizeof(TapRun) * (size_t)FW;
     if (phased) bytes += sizeof(float) * (size_t)nthreads * (size_t)ostep * (size_t)KW;
     TapRun *runs = malloc(bytes);
-    if (!runs) {
-        upfirdn2d_ref(y, x, f, P, H, W, FH, FW, up, down, px0, px1, py0, py1);
-        return;
-    }
+    if (!runs) abort();
     float *rowbufs = (float *)(runs + FW);
     for (int j = 0; j < FW; j++) runs[j] = tap_run(j, W, OW, up, down, px0, phased);
     long Hu = (long)H * up;
@@ -225,27 +222,6 @@ void upfirdn2d(float *y, const float *x, const float *f, int P, int H, int W, in
         }
     }
     free(runs);
-}
-
-/* The definition read literally, one output sample at a time, accumulated in double. */
-void upfirdn2d_ref(float *y, const float *x, const float *f, int P, int H, int W, int FH, int FW,
-                   int up, int down, int px0, int px1, int py0, int py1) {
-    int OH = (H * up + py0 + py1 - FH) / down + 1;
-    int OW = (W * up + px0 + px1 - FW) / down + 1;
-    long Hu = (long)H * up, Wu = (long)W * up;
-    for (int p = 0; p < P; p++)
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++) {
-                double s = 0.0;
-                for (int i = 0; i < FH; i++)
-                    for (int j = 0; j < FW; j++) {
-                        long uy = (long)oy * down + i - py0, ux = (long)ox * down + j - px0;
-                        if (uy < 0 || uy >= Hu || ux < 0 || ux >= Wu) continue; /* padding */
-                        if (uy % up != 0 || ux % up != 0) continue;             /* inserted zero */
-                        s += (double)f[i * FW + j] * x[((long)p * H + uy / up) * W + ux / up];
-                    }
-                y[((long)p * OH + oy) * OW + ox] = (float)s;
-            }
 }
 
 void pixel_shuffle2(float *y, float *x, int P, int H, int W, int inverse) {

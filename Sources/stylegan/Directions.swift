@@ -49,7 +49,7 @@ struct DirectionsCommand: ParsableCommand {
         let editLayers = chosen ?? Array(0..<synth.layerCount)
         let strengths = (0..<5).map { -strength + Float($0) * strength / 2 }
         var cells: [Image] = []
-        try synth.frozen {
+        try synth.frozen { synth in
             for k in 0..<min(num, dirs.eigenvalues.count) {
                 for s in strengths {
                     cells.append(synth.image(edited(ws, direction: dirs.direction(k), strength: s, layers: editLayers), noise: .const))
@@ -86,7 +86,7 @@ struct Edit: ParsableCommand {
         if let bad = chosen.first(where: { $0 >= synth.layerCount }) { throw ValidationError("layer \(bad) is past the network's \(synth.layerCount) layers") }
         try makeOutputFolder(outdir)
         var cells: [Image] = []
-        try synth.frozen {
+        try synth.frozen { synth in
             for key in keys {
                 let ws = try key.styles(synth, truncation: nil)
                 for k in 0..<steps {

@@ -53,7 +53,7 @@ struct Generate: ParsableCommand {
         try makeOutputFolder(outdir)
         let latents = try z.map { try synth.latents(npy: $0) }
         var images: [Image] = []
-        try synth.frozen {
+        try synth.frozen { synth in
             if let latents {
                 for (row, latent) in latents.enumerated() {
                     let img = synth.image(try synth.styles(z: latent, truncation: truncation), noise: synth.noiseInput(noise, seed: row))

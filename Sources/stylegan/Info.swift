@@ -20,7 +20,7 @@ struct Info: ParsableCommand {
             "config:      \(c.name) (final resolution \(c.resolution), z \(c.zDim), w \(c.wDim), "
                 + "channels \(c.resolutions.map { "\($0):\(c.channels(at: $0))" }.joined(separator: " ")))",
             "reached:     \(weights.resolution)x\(weights.resolution), alpha \(weights.alpha), \(String(format: "%.1f", weights.kimg)) kimg",
-            "parameters:  mapping \(count(weights.generator.mapping.parameters)), synthesis \(count(weights.generator.synthesis.parameters)), \(d)",
+            "parameters:  mapping \(count(weights.generator.mapping.namedParameters())), synthesis \(count(weights.generator.synthesis.namedParameters())), \(d)",
             "options:     D equalised lr \(c.dEqualizedLR), D spectral norm \(c.dSpectralNorm), G spectral norm \(c.gSpectralNorm), "
                 + "minibatch stddev group \(c.mbstdGroupSize)",
         ]

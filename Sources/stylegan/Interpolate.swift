@@ -27,7 +27,7 @@ struct Interpolate: ParsableCommand {
         let truncation = try trunc.map { try Truncation(psi: $0) }
         let synth = try Synthesizer.load(network)
         try makeOutputFolder(outdir)
-        let images = try synth.frozen {
+        let images = try synth.frozen { synth in
             try interpolationFrames(synth, keys: (try w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed),
                                     framesPerSegment: frames, space: space, loop: loop, truncation: truncation, noise: noise)
         }

@@ -109,11 +109,11 @@ struct Metrics: ParsableCommand {
             guard genRes <= resolution else {
                 throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the \(resolution)x\(resolution) compared at (--resolution)")
             }
-            FrozenWeights.during(keepingTransformsOf: g.parameters) {
+            FrozenWeights.during(keepingTransformsOf: g.parameters) { cache in
                 for first in stride(from: 0, to: num, by: batch) {
                     let seeds = Array(first..<min(first + batch, num))
                     let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
-                    var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .random(seed: UInt64(first))) }
+                    var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .random(seed: UInt64(first)), cache: cache) }
                     var r = genRes
                     while r < resolution { images = images.upsampled2x(); r *= 2 }
                     // ProGAN measured uint8 images: round the fakes to the 0..255 grid as the reals are.
@@ -151,12 +151,8 @@ struct Metrics: ParsableCommand {
             : InceptionDistance.kernel(real: reals, generated: fakes, seed: seed)
         let seconds = Date().timeIntervalSince(start)
         if json {
-            struct Line: Encodable { let metric: String, value: Double, num_gen: Int, num_real: Int, seconds: Double, generated: String, real: String }
-            let line = Line(metric: name, value: value, num_gen: fakes.shape[0], num_real: reals.shape[0], seconds: (seconds * 10).rounded() / 10,
-                            generated: network ?? images!, real: data)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            print(JSONLine([("metric", name), ("value", value), ("num_gen", fakes.shape[0]), ("num_real", reals.shape[0]),
+                            ("seconds", (seconds * 10).rounded() / 10), ("generated", network ?? images!), ("real", data)]).text)
         } else {
             print(String(format: "%@ %.4f  (%d generated from %@, %d real from %@; %.1f s)", name, value, fakes.shape[0], network ?? images!,
                          reals.shape[0], data, seconds))

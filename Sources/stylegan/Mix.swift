@@ -29,7 +29,7 @@ struct Mix: ParsableCommand {
             throw ValidationError("--styles \(styles) selects no layers of a \(synth.resolution)x\(synth.resolution) network")
         }
         try makeOutputFolder(outdir)
-        let fig = try synth.frozen { try styleMixingFigure(synth, rows: rowKeys, columns: colKeys, styles: layers, truncation: truncation, noise: noise) }
+        let fig = try synth.frozen { synth in try styleMixingFigure(synth, rows: rowKeys, columns: colKeys, styles: layers, truncation: truncation, noise: noise) }
         for c in fig.cells { try c.image.writePNG(outdir + "/" + "mix-row\(c.row)-col\(c.column).png") }
         try fig.grid.writePNG(outdir + "/grid.png")
         print("wrote grid.png and \(fig.cells.count) cells to \(outdir)")

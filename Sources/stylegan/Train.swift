@@ -26,6 +26,7 @@ struct Train: ParsableCommand {
     @Option(help: "Start a new run from a pretrained network (a checkpoint, or generator-only weights, whose D then starts untrained) at its resolution, with fresh optimiser state.") var resumeFrom: String?
     @Option(help: "Fine-tuning: freeze D's first K blocks from its input side (FreezeD; default 0).") var freezeD: Int?
     @Flag(inversion: .prefixedNo, help: "Fine-tuning: freeze G's mapping network (default: off).") var freezeMapping: Bool?
+    @Option(help: "Fine-tuning: train D alone for the first K kimg, G and its EMA unchanged (default 0).") var dWarmupKimg: Double?
     @Option(help: "Metrics at every snapshot into stats.jsonl, comma separated: fid5k, kid10k, ... (Inception; off by default).") var metrics: String?
     @Option(help: "The converted Inception network for --metrics (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).") var inception: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
@@ -40,6 +41,7 @@ struct Train: ParsableCommand {
         if let s = snapKimg, s <= 0 { throw ValidationError("--snap-kimg must be positive") }
         if let e = r1Every, e < 1 { throw ValidationError("--r1-every must be at least 1") }
         if let k = freezeD, k < 0 { throw ValidationError("--freeze-d must be at least 0") }
+        if let k = dWarmupKimg, !(k >= 0) { throw ValidationError("--d-warmup-kimg must be at least 0") }
         if let l = loss, !Loss.names.contains(l) {
             throw ValidationError("unknown loss '\(l)'; choose one of: \(Loss.names.joined(separator: ", "))")
         }
@@ -59,6 +61,7 @@ struct Train: ParsableCommand {
         options.metrics = metrics.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         options.inceptionPath = inception
         (options.freezeD, options.freezeMapping) = (freezeD, freezeMapping)
+        options.dWarmupKimg = dWarmupKimg
         options.progress = !quiet
         options.rankChecksums = debugRankChecksums
         options.failAtIterations = Set(debugFailAt)

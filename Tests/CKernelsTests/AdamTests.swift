@@ -1,6 +1,7 @@
 // Tests of the fused Adam step: the fast kernel against the formula in double over several steps
 // (so the bias corrections change), odd sizes and the parallel path, plus the known first step.
 import CKernels
+import CKernelsReference
 import Testing
 
 @Test func adamMatchesReference() {

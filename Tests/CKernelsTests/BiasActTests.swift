@@ -1,6 +1,7 @@
 // Tests of bias + leaky ReLU: fast kernels against their references over dense (S = 1) and
 // conv shapes, with and without a bias, and the backward against finite differences.
 import CKernels
+import CKernelsReference
 import Testing
 
 private let shapes: [(N: Int, C: Int, S: Int)] = [

@@ -2,6 +2,7 @@
 // strides, paddings, odd image sizes and both chunk layouts (batched small images, per-sample large
 // ones), plus the adjoint identity that ties forward and both gradients together.
 import CKernels
+import CKernelsReference
 import Testing
 
 struct ConvCase: Sendable, CustomTestStringConvertible {

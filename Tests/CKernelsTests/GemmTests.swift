@@ -2,6 +2,7 @@
 // combination, alpha and beta, odd sizes, both ways of splitting, and BLAS's rule that beta 0
 // never reads C. ck_gemm_unpacked (A read in place, AVX-512) likewise, on every block shape it has.
 import CKernels
+import CKernelsReference
 import Testing
 
 private func gemmBoth(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -2,6 +2,7 @@
 // with odd sizes, one plane, dense S = 1, pixel-norm blocks split across 256 positions), the
 // normalised statistics, and every backward against central finite differences of its forward.
 import CKernels
+import CKernelsReference
 import Testing
 
 private let eps: Float = 1e-8

@@ -2,6 +2,7 @@
 // StyleGAN uses and some odd ones, known answers (nearest 2x up, box 2x down, filtering a
 // delta), and the adjoint identity the autograd's backward is built on.
 import CKernels
+import CKernelsReference
 import Testing
 
 /// One upfirdn2d call's parameters.

@@ -3,6 +3,7 @@
 // widest layer (512 channels), where the transforms' rounding is largest. The measured error is
 // printed; the tolerance is stated below.
 import CKernels
+import CKernelsReference
 import Testing
 
 /// Relative to the largest |reference| value. F(4x4, 3x3) rounds more than a direct sum (its

@@ -64,7 +64,7 @@ struct NetworkFixtureTests {
         let f = try load(c[0], Float(c[1]) / 100)
         let w = g.mapping(try f.tensor("in.z"))
         expectNear(w, try f.tensor("out.w"), rel: 1e-4, "w")
-        let params = g.mapping.parameters
+        let params = g.mapping.namedParameters(prefix: "mapping")
         let grads = gradients(of: [w], wrt: params.map(\.1), gradOutputs: [try f.tensor("gw")])
         for ((name, _), grad) in zip(params, grads) {
             expectNear(grad, try f.tensor("grad_mapping.G." + name), rel: 1e-3, name)
@@ -139,8 +139,8 @@ struct ParameterCountTests {
     @Test func paper256MatchesNVlabs() {
         let g = GradMode.withoutGrad { Generator(config: .paper256, seed: 0) }
         let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
-        #expect(count(g.mapping.parameters) == 2_101_248)
-        #expect(count(g.synthesis.parameters) == 23_984_981)
+        #expect(count(g.mapping.namedParameters()) == 2_101_248)
+        #expect(count(g.synthesis.namedParameters()) == 23_984_981)
         let d = GradMode.withoutGrad { Discriminator(config: .paper256, seed: 0) }
         #expect(count(d.parameters) == 23_052_353)
         // Shapes that a misreading would change: the 4x4 D conv sees the stddev map, the first

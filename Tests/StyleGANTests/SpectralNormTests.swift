@@ -27,7 +27,7 @@ struct SpectralNormTests {
         var rng = ParameterInit(seed: 3)
         let conv = EqualizedConv2d(6, 5, kernel: 3, spectralNorm: true, init: &rng)
         for _ in 0..<60 { conv.powerStep() }
-        let (w, gain) = GradMode.withoutGrad { conv.effectiveWeight() }
+        let (w, gain) = GradMode.withoutGrad { conv.effectiveWeight(nil) }
         #expect(gain == 1)
         let sigma = largestSingularValue(w)
         print("  sigma of W / sigma(W): \(sigma), of W: \(largestSingularValue(conv.weight))")

@@ -1,7 +1,7 @@
 // Caching what is derived from frozen weights changes generation by no bit and D's gradients by
-// rounding only, really
-// reuses D's Winograd transforms across the reals, the fakes and R1, and cannot go stale: Adam
-// refuses to run while weights are frozen.
+// rounding only, really reuses D's Winograd transforms across the reals, the fakes and R1, and
+// cannot go stale: Adam refuses to run while an open cache holds something derived from its
+// parameters, and a closed cache serves nothing.
 import Testing
 @testable import StyleGAN
 @testable import Training
@@ -16,13 +16,13 @@ struct FrozenWeightsTests {
     }
 
     /// A D loss with R1 and its backward, as the D step runs it; returns D's gradients.
-    static func discriminatorGradients(_ step: TrainingStep) -> [Tensor] {
+    static func discriminatorGradients(_ step: TrainingStep, cache: FrozenWeights? = nil) -> [Tensor] {
         let (g, d) = (step.networks.generator, step.networks.discriminator)
         let reals = Tensor(randomNormal: [4, 3, 16, 16], seed: 10)
         let z = Tensor(randomNormal: [4, g.config.zDim], seed: 11)
         let fakes = GradMode.withoutGrad { g(z, resolution: 16, alpha: 0.5, noise: .random(seed: 12)) }
         let eps = Tensor(randomUniform: [4, 1, 1, 1], seed: 13)
-        let (loss, _) = step.loss.discriminatorLoss(d: { d($0, alpha: 0.5) }, reals: reals, fakes: fakes, step: 0, interpolation: eps)
+        let (loss, _) = step.loss.discriminatorLoss(d: { d($0, alpha: 0.5, cache: cache) }, reals: reals, fakes: fakes, step: 0, interpolation: eps)
         loss.backward()
         defer { step.adamD.zeroGrad() }
         return d.parameters.map { $0.1.grad ?? Tensor(zeros: $0.1.shape) }
@@ -31,9 +31,9 @@ struct FrozenWeightsTests {
     @Test func generationIsBitwiseTheSame() {
         let g = Self.makeStep().networks.generator
         let z = Tensor(randomNormal: [4, g.config.zDim], seed: 1)
-        func images() -> [Float] { GradMode.withoutGrad { g(z, resolution: 16, alpha: 0.5, noise: .random(seed: 2)) }.scalars }
-        let plain = images()
-        let cached = FrozenWeights.during(keepingTransformsOf: g.parameters) { images() }
+        func images(_ cache: FrozenWeights?) -> [Float] { GradMode.withoutGrad { g(z, resolution: 16, alpha: 0.5, noise: .random(seed: 2), cache: cache) }.scalars }
+        let plain = images(nil)
+        let cached = FrozenWeights.during(keepingTransformsOf: g.parameters) { images($0) }
         #expect(plain.count == cached.count && plain == cached)
     }
 
@@ -43,7 +43,7 @@ struct FrozenWeightsTests {
         let step = Self.makeStep()
         let d = step.networks.discriminator
         let plain = Self.discriminatorGradients(step)
-        let cached = FrozenWeights.during(keepingTransformsOf: d.parameters) { Self.discriminatorGradients(step) }
+        let cached = FrozenWeights.during(keepingTransformsOf: d.parameters) { Self.discriminatorGradients(step, cache: $0) }
         for ((name, _), (a, b)) in zip(d.parameters, zip(cached, plain)) {
             let scale = b.scalars.map(abs).max() ?? 0
             let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
@@ -55,24 +55,36 @@ struct FrozenWeightsTests {
         let step = Self.makeStep()
         let d = step.networks.discriminator
         let x = Tensor(randomNormal: [4, 3, 16, 16], seed: 3, requiresGrad: true)
-        FrozenWeights.during(keepingTransformsOf: d.parameters) {
+        var kept: FrozenWeights?
+        FrozenWeights.during(keepingTransformsOf: d.parameters) { cache in
+            kept = cache
             func r1Loss() -> Tensor {
-                let score = d(x, alpha: 0.5).sum()
+                let score = d(x, alpha: 0.5, cache: cache).sum()
                 let g = gradients(of: [score], wrt: [x], createGraph: true)[0]
                 return score + (g * g).sum()
             }
             r1Loss().backward()
-            let made = FrozenWeights.current!.transformsMade
+            let made = cache.transformsMade
             #expect(made > 0)
             r1Loss().backward()  // a second forward, R1 and backward: nothing new to transform
-            #expect(FrozenWeights.current!.transformsMade == made)
+            #expect(cache.transformsMade == made)
+            #expect(d.parameters.contains { FrozenWeights.isFrozen($0.1) })
         }
+        // Closed: nothing is frozen any more, and a forward given the old cache makes nothing.
+        #expect(!d.parameters.contains { FrozenWeights.isFrozen($0.1) })
+        let made = kept!.transformsMade
+        _ = d(x, alpha: 0.5, cache: kept)
+        #expect(kept!.transformsMade == made)
     }
 
     @Test func adamRefusesToRunWhileFrozen() async {
         await #expect(processExitsWith: .failure) {
             let step = FrozenWeightsTests.makeStep()
-            FrozenWeights.during { step.adamD.update() }
+            let d = step.networks.discriminator
+            FrozenWeights.during(keepingTransformsOf: d.parameters) { cache in
+                _ = d(Tensor(randomNormal: [4, 3, 16, 16], seed: 3), alpha: 0.5, cache: cache)
+                step.adamD.update()
+            }
         }
     }
 }

@@ -78,9 +78,10 @@ struct TrainTests {
         let events = try readStats(out + "/stats.jsonl").filter { $0["event"] as? String == "nonfinite" }
         #expect(events.count == 1 && events[0]["iteration"] as? Int == 7)
         let final = try Checkpoint.load(from: out + "/checkpoint-000080.safetensors")
-        #expect(final.extraMetadata["train.lr_scale"] == "0:0.5")
+        let state = try #require(try TrainingState(metadata: final.extraMetadata))
+        #expect(state.lrScale == [0: 0.5])
         // The skipped batch still counts: 20 iterations of 4 images reach 0.08 kimg.
-        #expect(final.extraMetadata["train.iteration"] == "20")
+        #expect(state.iteration == 20)
 
         // Failing every step: a clear error naming the phase and the last good checkpoint.
         let out2 = out + "-always"
@@ -182,6 +183,46 @@ struct TrainTests {
         #expect(throws: TrainingError.self) { try Trainer(busy) }
     }
 
+    /// A D warm-up: for its first K kimg, G, its EMA and w_avg stay bit for bit the pretrained
+    /// ones while D moves; after it G trains again; the setting is recorded.
+    @Test func dWarmupTrainsDAlone() throws {
+        let data = try makeDataset(count: 16, name: "warmup")
+        let first = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-warmup0").path
+        var o = TrainOptions(data: data, outdir: first, config: .tiny, totalKimg: 0.02)
+        (o.batch, o.phaseKimg, o.resolution, o.progress) = (4, 0.005, 8, false)
+        try Trainer(o).train()
+        let sourcePath = try RunFolder(first).checkpoints().last!.path
+        let source = try Checkpoint.load(from: sourcePath)
+        let out = first + "-ft"
+        var ft = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.016)
+        (ft.resumeFrom, ft.resolution, ft.progress, ft.dWarmupKimg, ft.snapshotKimg) = (sourcePath, 8, false, 0.008, 0.008)
+        try Trainer(ft).train()
+        let checkpoints = try RunFolder(out).checkpoints()
+        let warm = try Checkpoint.load(from: checkpoints.first { $0.nimg == 8 }!.path)
+        let end = try Checkpoint.load(from: checkpoints.last!.path)
+        func same(_ a: NamedParameters, _ b: NamedParameters) -> Bool { zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1.scalars == $1.1.scalars } }
+        #expect(same(warm.generator.parameters + warm.generator.buffers, source.generator.parameters + source.generator.buffers))
+        #expect(same(warm.ema.parameters, source.ema.parameters))
+        #expect(!same(warm.discriminator.parameters, source.discriminator.parameters))
+        #expect(!same(end.generator.parameters, source.generator.parameters))
+        #expect(try TrainingState(metadata: end.extraMetadata)?.dWarmupKimg == 0.008)
+    }
+
+    /// The training state round-trips through its metadata entry, and checkpoints written before
+    /// it (one "train.*" string per field) still read.
+    @Test func trainingStateReadsBothFormats() throws {
+        var s = TrainingState()
+        (s.nimg, s.iteration, s.adamGStep, s.lastPhase, s.lrScale, s.seed, s.loss, s.r1Gamma) = (440, 110, 90, 3, [2: 0.5, 0: 0.25], 7, "logistic", 10)
+        (s.mirror, s.resolution, s.resumedFrom, s.metrics) = (true, 16, "a \"quoted\", path", ["fid5k"])
+        #expect(try TrainingState(metadata: s.metadata) == s)
+        let legacy = ["train.nimg": "440", "train.iteration": "110", "train.adam_g_step": "90", "train.last_phase": "3",
+                      "train.lr_scale": "0:0.25,2:0.5", "train.seed": "7", "train.loss": "logistic", "train.r1_gamma": "10.0",
+                      "train.mirror": "true", "train.resolution": "16", "train.resumed_from": "a \"quoted\", path", "train.metrics": "fid5k"]
+        #expect(try TrainingState(metadata: legacy) == s)
+        #expect(try TrainingState(metadata: ["description": "untrained"]) == nil)
+        #expect(throws: TrainingError.self) { try TrainingState(metadata: ["train.state": "{not json"]) }
+    }
+
     /// FreezeD and a frozen mapping: after steps the frozen weights are bit for bit the
     /// pretrained ones, everything else has moved, and the setting is kept on resume.
     @Test func freezeDLeavesFrozenWeightsUnchanged() throws {
@@ -206,7 +247,8 @@ struct TrainTests {
             let same = t.scalars == before[name]!.scalars
             #expect(same == frozen, "\(name): frozen \(frozen), unchanged \(same)")
         }
-        #expect(after.extraMetadata["train.freeze_d"] == "1" && after.extraMetadata["train.freeze_mapping"] == "true")
+        let state = try #require(try TrainingState(metadata: after.extraMetadata))
+        #expect(state.freezeD == 1 && state.freezeMapping == true)
         var bad = TrainOptions(data: data, outdir: first + "-bad", config: .tiny, totalKimg: 0.01)
         (bad.resumeFrom, bad.resolution, bad.freezeD) = (sourcePath, 8, 5)
         #expect(throws: TrainingError.self) { try Trainer(bad) }
@@ -262,13 +304,46 @@ let styleganBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLast
 
 /// Waits for a child, killing it if it runs past `seconds` (a hung child must not hang the suite).
 func waitOrKill(_ p: Process, seconds: Double) {
-    let deadline = Date().addingTimeInterval(seconds)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning {
+    let exited = DispatchSemaphore(value: 0)
+    p.terminationHandler = { _ in exited.signal() }
+    // The handler is not called for a child that exited before it was set.
+    if p.isRunning && exited.wait(timeout: .now() + seconds) == .timedOut {
         kill(p.processIdentifier, SIGKILL)
         Issue.record("stylegan train did not finish within \(seconds) s")
     }
     p.waitUntilExit()
+}
+
+/// Blocks until a file whose name satisfies `matches` appears in `folder` (created by a rename,
+/// as checkpoints are, or written in place, as stats.jsonl is), or `seconds` pass; inotify events,
+/// no polling. Returns whether it appeared.
+func waitForFile(in folder: String, seconds: Double, _ matches: (String) -> Bool) -> Bool {
+    let fd = inotify_init1(Int32(IN_CLOEXEC))
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard inotify_add_watch(fd, folder, UInt32(IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)) >= 0 else { return false }
+    // Names present before the watch began count too.
+    if ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains(where: matches) { return true }
+    let deadline = Date().addingTimeInterval(seconds)
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let left = deadline.timeIntervalSinceNow
+        guard left > 0 else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(min(left * 1000, Double(Int32.max)))) > 0 else { continue }
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { continue }
+        var offset = 0
+        while offset < n {
+            let (length, name) = buffer.withUnsafeBytes { raw -> (Int, String) in
+                let event = raw.baseAddress!.advanced(by: offset).loadUnaligned(as: inotify_event.self)
+                let nameStart = raw.baseAddress!.advanced(by: offset + MemoryLayout<inotify_event>.size).assumingMemoryBound(to: CChar.self)
+                return (MemoryLayout<inotify_event>.size + Int(event.len), event.len > 0 ? String(cString: nameStart) : "")
+            }
+            if matches(name) { return true }
+            offset += length
+        }
+    }
 }
 
 @Suite("Resume", .serialized)
@@ -293,13 +368,10 @@ struct ResumeTests {
         #expect(straight.terminationStatus == 0)
 
         // Kill for real (SIGKILL) once a checkpoint past the start exists, in the middle of the 8 px fade-in.
+        try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: true)
         let victim = try train(["--data", data, "--outdir", b, "--kimg", "0.24"])
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: b)) ?? []
-            if names.contains(where: { $0.hasPrefix("checkpoint-") && $0 != "checkpoint-000000.safetensors" }) { break }
-            usleep(20_000)
-        }
+        let reached = waitForFile(in: b, seconds: 120) { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".safetensors") && $0 != "checkpoint-000000.safetensors" }
+        #expect(reached, "no checkpoint past the start within 120 s")
         kill(victim.processIdentifier, SIGKILL)
         waitOrKill(victim, seconds: 30)
         #expect(victim.terminationReason == .uncaughtSignal)
@@ -315,10 +387,10 @@ struct ResumeTests {
     @Test func sigtermWritesACheckpointAndExitsCleanly() throws {
         let data = try makeDataset(count: 16, name: "term")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-term-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let p = try train(["--data", data, "--outdir", out, "--kimg", "50"])
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && !FileManager.default.fileExists(atPath: out + "/stats.jsonl") { usleep(20_000) }
-        usleep(300_000)
+        // Its first stats line: training steps have run.
+        #expect(waitForFile(in: out, seconds: 60) { $0 == "stats.jsonl" }, "no stats.jsonl within 60 s")
         let sent = Date()
         kill(p.processIdentifier, SIGTERM)
         waitOrKill(p, seconds: 60)

@@ -6,5 +6,3 @@
 
 void adam_update(float *p, float *m, float *v, const float *g, long n, float lr, float beta1,
                  float beta2, float eps, long step);
-void adam_update_ref(float *p, float *m, float *v, const float *g, long n, float lr, float beta1,
-                     float beta2, float eps, long step);

@@ -20,11 +20,3 @@ void conv2d_backward_weight(float *dw, const float *dy, const float *x, int N, i
 /* Whether the three functions above take the Winograd route (winograd.h) for this convolution:
    3x3, stride 1, pad 1, and winograd3x3_used says so. */
 int conv2d_winograd(int N, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
-
-/* Naive loops, the reference the fast versions are tested against. */
-void conv2d_forward_ref(float *y, const float *x, const float *w, int N, int Cin, int H, int W,
-                        int Cout, int KH, int KW, int stride, int pad);
-void conv2d_backward_input_ref(float *dx, const float *dy, const float *w, int N, int Cin, int H,
-                               int W, int Cout, int KH, int KW, int stride, int pad);
-void conv2d_backward_weight_ref(float *dw, const float *dy, const float *x, int N, int Cin, int H,
-                                int W, int Cout, int KH, int KW, int stride, int pad);

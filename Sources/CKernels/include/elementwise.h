@@ -23,10 +23,5 @@ void ew_copy_strided(float *out, const float *x, const long *x_strides, const lo
 /* out (dims out_dims, each 1 or equal to x_dims) = sum of x (contiguous, x_dims) over the axes
    where out_dims is 1 and x_dims is not. Accumulates in double. */
 void reduce_sum(float *out, const long *out_dims, const float *x, const long *x_dims, int ndim);
-void reduce_sum_ref(float *out, const long *out_dims, const float *x, const long *x_dims,
-                    int ndim);
-/* Whole-array helpers (double accumulation). */
-double sum_all(const float *x, long n);
-double max_abs_diff(const float *a, const float *b, long n);
 /* 1 if any element is NaN or infinite. */
 int has_nonfinite(const float *x, long n);

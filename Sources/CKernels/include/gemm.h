@@ -19,5 +19,3 @@ void ck_gemm_unpacked(int transA, int M, int N, int K, const float *A, long lda,
 /* t (cols x rows, dense) = the transpose of m (rows x cols, row stride ld), in 16 x 16 blocks;
    over the OpenMP threads when large and not already inside a parallel region. */
 void ck_transpose(float *t, const float *m, long ld, int rows, int cols);
-void ck_sgemm_ref(int transA, int transB, int M, int N, int K, float alpha, const float *A,
-                  const float *B, float beta, float *C);

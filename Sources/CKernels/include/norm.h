@@ -8,12 +8,9 @@
 #pragma once
 
 void instance_norm_forward(float *y, float *rstd, const float *x, int P, long S, float eps);
-void instance_norm_forward_ref(float *y, float *rstd, const float *x, int P, long S, float eps);
 /* dx = rstd * (dy - mean(dy) - y * mean(dy * y)), per plane. */
 void instance_norm_backward(float *dx, const float *dy, const float *y, const float *rstd, int P,
                             long S);
-void instance_norm_backward_ref(float *dx, const float *dy, const float *y, const float *rstd,
-                                int P, long S);
 
 /* Fused instance norm + style: out = normalise(x) * (1 + ys) + yb; y (normalised x) and rstd
    are kept for the backward. ys, yb: (P). */
@@ -22,14 +19,8 @@ void adain_forward(float *out, float *y, float *rstd, const float *x, const floa
 /* From dout: dx (through the normalisation), dys[p] = sum(dout * y), dyb[p] = sum(dout). */
 void adain_backward(float *dx, float *dys, float *dyb, const float *dout, const float *y,
                     const float *rstd, const float *ys, int P, long S);
-void adain_backward_ref(float *dx, float *dys, float *dyb, const float *dout, const float *y,
-                        const float *rstd, const float *ys, int P, long S);
 
 void pixel_norm_forward(float *y, float *rnorm, const float *x, int N, int C, long S, float eps);
-void pixel_norm_forward_ref(float *y, float *rnorm, const float *x, int N, int C, long S,
-                            float eps);
 /* dx = rnorm * (dy - y * mean_c(dy * y)) */
 void pixel_norm_backward(float *dx, const float *dy, const float *y, const float *rnorm, int N,
                          int C, long S);
-void pixel_norm_backward_ref(float *dx, const float *dy, const float *y, const float *rnorm,
-                             int N, int C, long S);

@@ -7,8 +7,6 @@
 void *ck_buffer_alloc(size_t bytes);
 /* Gives back a buffer from ck_buffer_alloc of the same `bytes`. */
 void ck_buffer_free(void *p, size_t bytes);
-/* Bytes held for reuse now (for tests and the benchmark). */
-size_t ck_buffer_cached_bytes(void);
 /* One consistent reading of all threads' large buffers: bytes in use, cached, the most ever in
    use at once, and the footprint (in use + cached) the cache keeps to. */
 void ck_buffer_footprint(size_t *in_use, size_t *cached, size_t *peak, size_t *allowed);

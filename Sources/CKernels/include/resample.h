@@ -11,8 +11,6 @@
 
 void upfirdn2d(float *y, const float *x, const float *f, int P, int H, int W, int FH, int FW,
                int up, int down, int px0, int px1, int py0, int py1);
-void upfirdn2d_ref(float *y, const float *x, const float *f, int P, int H, int W, int FH, int FW,
-                   int up, int down, int px0, int px1, int py0, int py1);
 
 /* 2x pixel shuffle (PyTorch's pixel_shuffle with factor 2) and its inverse, which is also its
    adjoint: x (P, 4, H, W) <-> y (P, 2H, 2W) with y[p][2r + a][2s + b] = x[p][2a + b][r][s].

@@ -6,21 +6,12 @@ import Foundation
 
 public struct BenchRow {
     public var name: String
-    public var fields: [(String, Any)]
+    public var fields: [(String, any Encodable)]
 
-    public init(name: String, fields: [(String, Any)]) { (self.name, self.fields) = (name, fields) }
+    public init(name: String, fields: [(String, any Encodable)]) { (self.name, self.fields) = (name, fields) }
 
     /// One JSON object (keys in order), for `--json`.
-    public var json: String {
-        let body = ([("bench", name as Any)] + fields).map { key, value -> String in
-            switch value {
-            case let s as String: return "\(jsonQuoted(key)): \(jsonQuoted(s))"
-            case let d as Double: return "\(jsonQuoted(key)): \(d.isFinite ? String(format: "%.4g", d) : "null")"
-            default: return "\(jsonQuoted(key)): \(value)"
-            }
-        }
-        return "{" + body.joined(separator: ", ") + "}"
-    }
+    public var json: String { JSONLine([("bench", name)] + fields).text }
 }
 
 /// Peak resident memory of this process, in MB.
@@ -109,21 +100,4 @@ public enum KernelBench {
         row("adam_update", traffic: 7 * bytes) { adam_update(y.data, m.data, v.data, x.data, count, 1e-3, 0, 0.99, 1e-8, 1) }
         return rows
     }
-}
-
-/// A JSON string literal of `s`, escaped (quotes, backslashes, control characters).
-public func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

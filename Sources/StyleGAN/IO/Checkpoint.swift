@@ -37,9 +37,11 @@ public struct Checkpoint {
     }
 
     /// Every tensor of the file, by name, in a fixed order.
-    public var namedTensors: NamedParameters {
-        let g = generator.parameters + generator.buffers
-        return g + GeneratorWeights.namedTensors(ema) + discriminator.parameters + discriminator.buffers + state
+    public var namedTensors: NamedParameters { networkTensors + state }
+
+    /// The networks' tensors: G's, its EMA's and D's parameters and buffers.
+    public var networkTensors: NamedParameters {
+        generator.parameters + generator.buffers + GeneratorWeights.namedTensors(ema) + discriminator.parameters + discriminator.buffers
     }
 
     public func save(to path: String, halfPrecision: Bool = false) throws {
@@ -66,7 +68,7 @@ public struct Checkpoint {
             let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
             do {
                 try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
-            } catch let e as SafetensorsError {
+            } catch let e as FileError {
                 throw CheckpointError(path, "cannot write \(what): \(e.reason)")
             }
         }
@@ -145,8 +147,8 @@ public struct Checkpoint {
 
     /// Parameter counts (trainable) of the three networks.
     public var parameterCounts: (mapping: Int, synthesis: Int, discriminator: Int) {
-        (generator.mapping.parameters.reduce(0) { $0 + $1.1.count },
-         generator.synthesis.parameters.reduce(0) { $0 + $1.1.count },
+        (generator.mapping.namedParameters().reduce(0) { $0 + $1.1.count },
+         generator.synthesis.namedParameters().reduce(0) { $0 + $1.1.count },
          discriminator.parameters.reduce(0) { $0 + $1.1.count })
     }
 }

@@ -31,19 +31,14 @@ public struct Image {
                      pixels: Array(UnsafeBufferPointer(start: img.pixels, count: n)))
     }
 
-    /// Writes a PNG through a temporary name, so a reader never sees half a file.
+    /// Writes a PNG atomically (`writeAtomically`), so a reader never sees half a file.
     public func writePNG(_ path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        var err = [CChar](repeating: 0, count: 256)
-        let rc = pixels.withUnsafeBufferPointer {
-            cimage_write_png(tmp, $0.baseAddress, Int32(width), Int32(height), Int32(channels), &err, err.count)
-        }
-        guard rc == 0 else { throw ImageError("\(path): \(String(cString: err))") }
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw ImageError("\(path): \(reason)")
+        try writeAtomically(to: path) { tmp in
+            var err = [CChar](repeating: 0, count: 256)
+            let rc = pixels.withUnsafeBufferPointer {
+                cimage_write_png(tmp, $0.baseAddress, Int32(width), Int32(height), Int32(channels), &err, err.count)
+            }
+            guard rc == 0 else { throw ImageError("\(path): \(String(cString: err))") }
         }
     }
 

@@ -171,39 +171,3 @@ public struct SafetensorsFile {
         try writeAtomically(serialize(tensors, metadata: metadata, dtypes: dtypes), to: path)
     }
 }
-
-/// temp + fsync + rename (+ fsync of the folder), with a clear error on a full disk or a
-/// folder that cannot be written.
-public func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/.\(url.lastPathComponent).tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw SafetensorsError(path, "cannot create \(tmp): \(String(cString: strerror(errno)))") }
-    var failure: String?
-    data.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "write failed: \(String(cString: strerror(errno)))"
-                return
-            }
-            done += n
-        }
-    }
-    if failure == nil && fsync(fd) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
-    close(fd)
-    if let failure {
-        unlink(tmp)
-        throw SafetensorsError(path, failure)
-    }
-    guard rename(tmp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(tmp)
-        throw SafetensorsError(path, "rename failed: \(reason)")
-    }
-    let dfd = open(dir, O_RDONLY)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
-}

@@ -136,7 +136,7 @@ public final class InceptionV3 {
 
     // MARK: - Forward
 
-    func conv(_ name: String, _ x: Tensor) -> Tensor {
+    func convolve(_ name: String, _ x: Tensor, cache: FrozenWeights?) -> Tensor {
         let c = convs[name]!, l = c.layer
         var input = x
         var pad = l.ph
@@ -145,15 +145,15 @@ public final class InceptionV3 {
             input = l.ph > 0 ? x.padded(axis: 2, before: l.ph, after: l.ph) : x.padded(axis: 3, before: l.pw, after: l.pw)
             pad = 0
         }
-        return conv2d(input, c.weight, stride: l.stride, padding: pad).biasLeakyReLU(c.bias, slope: 0)
+        return conv2d(input, c.weight, stride: l.stride, padding: pad, cache: cache).biasLeakyReLU(c.bias, slope: 0)
     }
-
-    func chain(_ names: [String], _ x: Tensor) -> Tensor { names.reduce(x) { conv($1, $0) } }
 
     /// The network's feature maps up to and including `mixed_10` (Mixed_7c), (N, 2048, 8, 8) at 299 px,
     /// with what the debugging fixtures compare recorded in `taps`.
     /// With `stopAfter` a tap's name, returns that tap's map without running the rest.
-    func layers(_ input: Tensor, taps: ((String, Tensor) -> Void)? = nil, stopAfter: String? = nil) -> Tensor {
+    func layers(_ input: Tensor, taps: ((String, Tensor) -> Void)? = nil, stopAfter: String? = nil, cache: FrozenWeights? = nil) -> Tensor {
+        func conv(_ name: String, _ x: Tensor) -> Tensor { convolve(name, x, cache: cache) }
+        func chain(_ names: [String], _ x: Tensor) -> Tensor { names.reduce(x) { conv($1, $0) } }
         var x = conv("conv", input)
         taps?("conv", x)
         if stopAfter == "conv" { return x }
@@ -193,13 +193,13 @@ public final class InceptionV3 {
     }
 
     /// Features (N, 2048) of images (N, 3, H, W) holding uint8 values 0...255 as floats.
-    public func features(uint8 images: Tensor, taps: ((String, Tensor) -> Void)? = nil) -> Tensor {
+    public func features(uint8 images: Tensor, taps: ((String, Tensor) -> Void)? = nil, cache: FrozenWeights? = nil) -> Tensor {
         precondition(images.rank == 4 && images.shape[1] == 3, "Inception: images \(images.shape) must be (N, 3, H, W)")
         return GradMode.withoutGrad {
             var x = images
             if x.shape[2] != 299 || x.shape[3] != 299 { x = x.resizedBilinear(height: 299, width: 299, halfPixelCentres: false) }
             x = (x - 128) * (1 / 128)
-            let maps = layers(x, taps: taps)  // (N, 2048, 8, 8)
+            let maps = layers(x, taps: taps, cache: cache)  // (N, 2048, 8, 8)
             return maps.mean(axes: [2, 3], keepDims: false)
         }
     }
@@ -212,14 +212,14 @@ public final class InceptionV3 {
     /// tap every pixel's channel vector is scaled to unit length, and the squared differences,
     /// summed over channels and averaged over pixels and images, are summed over the taps.
     /// Differentiable in `a`; `b`'s features can be given precomputed.
-    public func perceptualFeatures(_ images: Tensor) -> [Tensor] {
+    public func perceptualFeatures(_ images: Tensor, cache: FrozenWeights? = nil) -> [Tensor] {
         var x = images * 127.5 + 127.5
         if x.shape[2] != 299 || x.shape[3] != 299 { x = x.resizedBilinear(height: 299, width: 299, halfPixelCentres: false) }
         x = (x - 128) * (1 / 128)
         var out: [Tensor] = []
         _ = layers(x, taps: { name, t in
             if InceptionV3.perceptualTaps.contains(name) { out.append(t * (t.square().sum(axes: [1]) + 1e-10).rsqrt()) }
-        }, stopAfter: InceptionV3.perceptualTaps.last)
+        }, stopAfter: InceptionV3.perceptualTaps.last, cache: cache)
         return out
     }
 

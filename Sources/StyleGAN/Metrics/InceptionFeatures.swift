@@ -8,10 +8,10 @@ extension InceptionV3 {
         let out = Tensor(uninitialized: [count, InceptionV3.featureCount])
         let start = Date()
         // The Winograd transforms of the 3x3 weights, made once for all batches.
-        try FrozenWeights.during(keepingTransformsOf: parameters) {
+        try FrozenWeights.during(keepingTransformsOf: parameters) { cache in
         for first in stride(from: 0, to: count, by: batch) {
             let range = first..<min(first + batch, count)
-            let f = features(uint8: try load(range))
+            let f = features(uint8: try load(range), cache: cache)
             (out.data + first * InceptionV3.featureCount).update(from: f.data, count: f.count)
             if progress {
                 let rate = Double(range.upperBound) / max(Date().timeIntervalSince(start), 1e-9)

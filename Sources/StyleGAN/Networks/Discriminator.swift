@@ -3,7 +3,7 @@
 // standard deviation and a final conv + two dense layers to one score.
 
 /// One block at resolution r >= 8: conv at r's width -> blur -> conv with 2x down to r/2's width.
-public final class DiscriminatorBlock {
+public final class DiscriminatorBlock: Module {
     public let resolution: Int
     public let conv0: EqualizedConv2d, bias0: Tensor
     public let conv1: EqualizedConv2d, bias1: Tensor
@@ -20,19 +20,18 @@ public final class DiscriminatorBlock {
         fused = r >= c.fusedScaleFrom
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv0(x).biasLeakyReLU(bias0).blurred()
-        return conv1(h, sampling: .down(fused: fused)).biasLeakyReLU(bias1)
+    func callAsFunction(_ x: Tensor, cache: FrozenWeights?) -> Tensor {
+        let h = conv0(x, cache: cache).biasLeakyReLU(bias0).blurred()
+        return conv1(h, sampling: .down(fused: fused), cache: cache).biasLeakyReLU(bias1)
     }
 
-    var parameters: NamedParameters {
-        let p = "block\(resolution)"
-        return conv0.parameters(p + ".conv0") + [(p + ".conv0.bias", bias0)] + conv1.parameters(p + ".conv1") + [(p + ".conv1.bias", bias1)]
+    public var members: [(String, ModuleMember)] {
+        [("conv0", .module(conv0)), ("conv0.bias", .parameter(bias0)), ("conv1", .module(conv1)), ("conv1.bias", .parameter(bias1))]
     }
 }
 
 /// Minibatch stddev -> 3x3 conv -> dense -> dense to one score, on 4x4 features.
-public final class DiscriminatorEpilogue {
+public final class DiscriminatorEpilogue: Module {
     public let conv: EqualizedConv2d, convBias: Tensor
     public let fc0: EqualizedLinear, fc1: EqualizedLinear
     public let groupSize: Int
@@ -50,19 +49,20 @@ public final class DiscriminatorEpilogue {
         fc1 = EqualizedLinear(c0, 1, gain: 1, init: &rng)
     }
 
-    func callAsFunction(_ input: Tensor) -> Tensor {
+    func callAsFunction(_ input: Tensor, cache: FrozenWeights?) -> Tensor {
         var x = wholeBatch ? minibatchStdDev(input, groupSize: input.shape[0]) : groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
-        x = conv(x).biasLeakyReLU(convBias)
-        x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2)
-        return fc1(x)
+        x = conv(x, cache: cache).biasLeakyReLU(convBias)
+        x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2, cache: cache)
+        return fc1(x, cache: cache)
     }
 
-    var parameters: NamedParameters {
-        conv.parameters("block4.conv") + [("block4.conv.bias", convBias)] + fc0.parameters("block4.fc0") + fc1.parameters("block4.fc1")
+    /// Named as block 4, as NVlabs' D_basic names it.
+    public var members: [(String, ModuleMember)] {
+        [("block4.conv", .module(conv)), ("block4.conv.bias", .parameter(convBias)), ("block4.fc0", .module(fc0)), ("block4.fc1", .module(fc1))]
     }
 }
 
-public final class Discriminator {
+public final class Discriminator: Module {
     public let config: Config
     public let fromRGB: [Int: FromRGB]
     public let blocks: [Int: DiscriminatorBlock]
@@ -85,7 +85,7 @@ public final class Discriminator {
 
     /// Scores (N, 1) for images (N, 3, R, R); below full fade-in (alpha < 1) the R/2 stem on the
     /// 2x-downsampled images is blended in after block R, mirroring the generator.
-    public func callAsFunction(_ images: Tensor, alpha: Float = 1) -> Tensor {
+    public func callAsFunction(_ images: Tensor, alpha: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
         precondition(images.rank == 4 && images.shape[1] == 3 && images.shape[2] == images.shape[3],
                      "Discriminator: images \(images.shape) must be (N, 3, R, R)")
         let r = images.shape[2]
@@ -94,64 +94,26 @@ public final class Discriminator {
         let n = images.shape[0], g = config.mbstdGroup(batch: n)
         precondition(config.mbstdGroupSize <= 1 || n % g == 0,
                      "Discriminator: batch \(n) is not divisible by the minibatch-stddev group size \(g)")
-        var x = fromRGB[r]!(images)
+        var x = fromRGB[r]!(images, cache: cache)
         var res = r
         while res > 4 {
-            x = blocks[res]!(x)
+            x = blocks[res]!(x, cache: cache)
             if res == r && alpha < 1 {
-                let skip = fromRGB[r / 2]!(images.downsampled2x())
+                let skip = fromRGB[r / 2]!(images.downsampled2x(), cache: cache)
                 x = skip + (x - skip) * alpha
             }
             res /= 2
         }
-        return epilogue(x)
+        return epilogue(x, cache: cache)
+    }
+
+    public var members: [(String, ModuleMember)] {
+        config.resolutions.map { ("fromrgb\($0)", .module(fromRGB[$0]!)) }
+            + config.resolutions.filter { $0 >= 8 }.map { ("block\($0)", .module(blocks[$0]!)) } + [("", .module(epilogue))]
     }
 
     /// Trainable parameters with their checkpoint names (prefix "D.").
-    public var parameters: NamedParameters {
-        let stems = config.resolutions.flatMap { fromRGB[$0]!.parameters("fromrgb\($0)") }
-        let body = config.resolutions.filter { $0 >= 8 }.flatMap { blocks[$0]!.parameters }
-        return (stems + body + epilogue.parameters).map { ("D." + $0.0, $0.1) }
-    }
-
-    /// One power iteration of every spectral norm (once per training step).
-    public func powerStep() {
-        for r in config.resolutions {
-            fromRGB[r]!.conv.powerStep()
-            blocks[r]?.conv0.powerStep()
-            blocks[r]?.conv1.powerStep()
-        }
-        epilogue.conv.powerStep()
-    }
-
+    public var parameters: NamedParameters { namedParameters(prefix: "D") }
     /// Spectral-norm vectors (state, not trained).
-    public var buffers: NamedParameters {
-        var out: NamedParameters = []
-        for r in config.resolutions {
-            if let sn = fromRGB[r]!.conv.spectralNorm { out.append(("D.fromrgb\(r).sn_u", sn.u)) }
-            if let b = blocks[r] {
-                if let sn = b.conv0.spectralNorm { out.append(("D.block\(r).conv0.sn_u", sn.u)) }
-                if let sn = b.conv1.spectralNorm { out.append(("D.block\(r).conv1.sn_u", sn.u)) }
-            }
-        }
-        if let sn = epilogue.conv.spectralNorm { out.append(("D.block4.conv.sn_u", sn.u)) }
-        return out
-    }
-}
-
-extension Discriminator {
-    /// Each parameter with the factor it is multiplied by at run time (WGAN clips the product;
-    /// spectrally normalised weights count as 1).
-    public var weightScales: [(Tensor, Float)] {
-        func conv(_ c: EqualizedConv2d) -> Float { c.spectralNorm == nil ? c.scale : 1 }
-        var out: [(Tensor, Float)] = []
-        for r in config.resolutions {
-            out += [(fromRGB[r]!.conv.weight, conv(fromRGB[r]!.conv)), (fromRGB[r]!.bias, 1)]
-            if let b = blocks[r] { out += [(b.conv0.weight, conv(b.conv0)), (b.bias0, 1), (b.conv1.weight, conv(b.conv1)), (b.bias1, 1)] }
-        }
-        let e = epilogue
-        out += [(e.conv.weight, conv(e.conv)), (e.convBias, 1), (e.fc0.weight, e.fc0.scale), (e.fc0.bias, e.fc0.lrMul),
-                (e.fc1.weight, e.fc1.scale), (e.fc1.bias, e.fc1.lrMul)]
-        return out
-    }
+    public var buffers: NamedParameters { namedBuffers(prefix: "D") }
 }

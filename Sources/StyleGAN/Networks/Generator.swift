@@ -3,7 +3,7 @@
 // ProGAN fade-in between resolutions. Follows NVlabs' G_style / G_mapping / G_synthesis.
 
 /// z -> w: pixel norm, then `mappingLayers` equalised dense layers (lr multiplier 0.01) with leaky ReLU.
-public final class MappingNetwork {
+public final class MappingNetwork: Module {
     public let layers: [EqualizedLinear]
 
     init(config: Config, init rng: inout ParameterInit) {
@@ -13,14 +13,12 @@ public final class MappingNetwork {
     }
 
     /// z (N, zDim) -> w (N, wDim).
-    public func callAsFunction(_ z: Tensor) -> Tensor {
+    public func callAsFunction(_ z: Tensor, cache: FrozenWeights? = nil) -> Tensor {
         precondition(z.rank == 2 && z.shape[1] == layers[0].weight.shape[1], "MappingNetwork: z \(z.shape)")
-        return layers.reduce(z.pixelNorm()) { x, layer in layer(x, slope: 0.2) }
+        return layers.reduce(z.pixelNorm()) { x, layer in layer(x, slope: 0.2, cache: cache) }
     }
 
-    public var parameters: NamedParameters {
-        layers.enumerated().flatMap { i, l in l.parameters("mapping.fc\(i)") }
-    }
+    public var members: [(String, ModuleMember)] { layers.enumerated().map { ("fc\($0)", .module($1)) } }
 }
 
 /// Noise for the synthesis layers: drawn from a seed, the network's fixed maps, none, or given.
@@ -32,7 +30,7 @@ public enum NoiseInput {
 }
 
 /// One synthesis layer: [conv] -> noise -> bias -> leaky ReLU -> instance norm -> AdaIN style.
-public final class SynthesisLayer {
+public final class SynthesisLayer: Module {
     public let index: Int, resolution: Int, channels: Int
     /// nil for layer 0, whose input is the learned constant.
     public let conv: EqualizedConv2d?
@@ -57,11 +55,11 @@ public final class SynthesisLayer {
 
     /// The input is consumed: a caller that passes its only reference lets the layer free it as
     /// soon as the conv has read it (a 256 px activation of 16 images is 268 MB).
-    public func callAsFunction(_ input: consuming Tensor, w: Tensor, noise noiseMap: Tensor?) -> Tensor {
+    public func callAsFunction(_ input: consuming Tensor, w: Tensor, noise noiseMap: Tensor?, cache: FrozenWeights? = nil) -> Tensor {
         var x = input
         var b = bias
         if let conv {
-            x = conv(x, sampling: sampling)
+            x = conv(x, sampling: sampling, cache: cache)
             // NVlabs blurs after the upsampling conv, before the noise (rosinality: after the bias,
             // which differs at the borders, where the blur reads zero padding).
             if biasBeforeBlur {
@@ -72,18 +70,16 @@ public final class SynthesisLayer {
             }
         }
         x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noise.strength, bias: b) } ?? x.biasLeakyReLU(b)
-        return style(x, w: w)
+        return style(x, w: w, cache: cache)
     }
 
-    public var parameters: NamedParameters {
-        let p = "synthesis.layer\(index)"
-        return (conv?.parameters(p + ".conv") ?? []) + [(p + ".noise_strength", noise.strength), (p + ".bias", bias)]
-            + style.affine.parameters(p + ".style")
+    public var members: [(String, ModuleMember)] {
+        (conv.map { [("conv", .module($0))] } ?? []) + [("", .module(noise)), ("bias", .parameter(bias)), ("style", .module(style))]
     }
 }
 
 /// The learned 4x4 constant, the layers (two per resolution) and a toRGB per resolution.
-public final class SynthesisNetwork {
+public final class SynthesisNetwork: Module {
     public let config: Config
     public let const: Tensor  // (1, C4, 4, 4), initialised to 1
     public let layers: [SynthesisLayer]
@@ -114,7 +110,8 @@ public final class SynthesisNetwork {
 
     /// Images (N, 3, R, R) from one w per layer, ws (N, layers, wDim) with at least the layers that
     /// resolution R uses, faded with the upsampled R/2 output by `alpha` (1: R alone).
-    public func callAsFunction(_ ws: Tensor, resolution r: Int, alpha: Float = 1, noise: NoiseInput = .const) -> Tensor {
+    public func callAsFunction(_ ws: Tensor, resolution r: Int, alpha: Float = 1, noise: NoiseInput = .const,
+                               cache: FrozenWeights? = nil) -> Tensor {
         let used = Config.layerCount(at: r)
         precondition(config.resolutions.contains(r), "SynthesisNetwork: resolution \(r) not in \(config.resolutions)")
         precondition(ws.rank == 3 && ws.shape[1] >= used && ws.shape[2] == config.wDim,
@@ -126,12 +123,12 @@ public final class SynthesisNetwork {
         var previous: Tensor?
         for l in layers.prefix(used) {
             let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
-            x = l(consume x, w: w, noise: maps[l.index])
+            x = l(consume x, w: w, noise: maps[l.index], cache: cache)
             if l.index == used - 3 && alpha < 1 { previous = x }  // the last layer at R/2, for the fade-in
         }
-        let image = toRGB[r]!(x)
+        let image = toRGB[r]!(x, cache: cache)
         guard r > 4, alpha < 1, let previous else { return image }
-        let skip = toRGB[r / 2]!(previous).upsampled2x()
+        let skip = toRGB[r / 2]!(previous, cache: cache).upsampled2x()
         return skip + (image - skip) * alpha
     }
 
@@ -160,27 +157,15 @@ public final class SynthesisNetwork {
         }
     }
 
-    public var parameters: NamedParameters {
-        [("synthesis.const", const)] + layers.flatMap(\.parameters)
-            + config.resolutions.flatMap { toRGB[$0]!.parameters("synthesis.torgb\($0)") }
-    }
-
-    /// One power iteration of every spectral norm (once per training step).
-    public func powerStep() {
-        for l in layers { l.conv?.powerStep() }
-        for r in config.resolutions { toRGB[r]!.conv.powerStep() }
-    }
-
-    /// Non-trained state saved with the weights: the fixed noise maps and spectral-norm vectors.
-    public var buffers: NamedParameters {
-        layers.map { ("synthesis.noise_const\($0.index)", constNoise[$0.index]) }
-            + layers.compactMap { l in l.conv?.spectralNorm.map { ("synthesis.layer\(l.index).conv.sn_u", $0.u) } }
-            + config.resolutions.compactMap { r in toRGB[r]!.conv.spectralNorm.map { ("synthesis.torgb\(r).sn_u", $0.u) } }
+    /// The fixed noise maps first, so that the buffers keep their file order.
+    public var members: [(String, ModuleMember)] {
+        constNoise.enumerated().map { ("noise_const\($0)", .buffer($1)) } + [("const", .parameter(const))]
+            + layers.map { ("layer\($0.index)", .module($0)) } + config.resolutions.map { ("torgb\($0)", .module(toRGB[$0]!)) }
     }
 }
 
 /// Mapping + synthesis, with the tracked average w (for truncation).
-public final class Generator {
+public final class Generator: Module {
     public let config: Config
     public let mapping: MappingNetwork
     public let synthesis: SynthesisNetwork
@@ -219,14 +204,14 @@ public final class Generator {
     }
 
     /// z (N, zDim) -> images (N, 3, R, R) with the same w on every layer.
-    public func callAsFunction(_ z: Tensor, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const) -> Tensor {
-        synthesis(broadcast(mapping(z)), resolution: resolution ?? config.resolution, alpha: alpha, noise: noise)
+    public func callAsFunction(_ z: Tensor, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const,
+                               cache: FrozenWeights? = nil) -> Tensor {
+        synthesis(broadcast(mapping(z, cache: cache)), resolution: resolution ?? config.resolution, alpha: alpha, noise: noise, cache: cache)
     }
 
-    /// One power iteration of G's spectral norms, if the config has them.
-    public func powerStep() { synthesis.powerStep() }
+    public var members: [(String, ModuleMember)] { [("w_avg", .buffer(wAvg)), ("mapping", .module(mapping)), ("synthesis", .module(synthesis))] }
 
     /// Trainable parameters with their checkpoint names (prefix "G.").
-    public var parameters: NamedParameters { (mapping.parameters + synthesis.parameters).map { ("G." + $0.0, $0.1) } }
-    public var buffers: NamedParameters { [("G.w_avg", wAvg)] + synthesis.buffers.map { ("G." + $0.0, $0.1) } }
+    public var parameters: NamedParameters { namedParameters(prefix: "G") }
+    public var buffers: NamedParameters { namedBuffers(prefix: "G") }
 }

@@ -25,12 +25,9 @@ public struct ParameterInit {
     }
 }
 
-/// A named list of trainable tensors, in a fixed order (the checkpoint and optimiser use it).
-public typealias NamedParameters = [(String, Tensor)]
-
 /// Dense layer with equalised learning rate: w ~ N(0, 1/lrmul^2) stored, scaled at run time by
 /// lrmul * gain / sqrt(fan_in); bias scaled by lrmul.
-public final class EqualizedLinear {
+public final class EqualizedLinear: Module {
     public let weight: Tensor  // (out, in)
     public let bias: Tensor  // (out)
     public let scale: Float, lrMul: Float
@@ -44,13 +41,15 @@ public final class EqualizedLinear {
     }
 
     /// x (N, in) -> (N, out), then leaky ReLU with `slope` (1: linear).
-    public func callAsFunction(_ x: Tensor, slope: Float = 1) -> Tensor {
+    public func callAsFunction(_ x: Tensor, slope: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == weight.shape[1], "EqualizedLinear: input \(x.shape) for weight \(weight.shape)")
         let y = matmul(x, weight, transposeB: true, alpha: scale)
-        return y.biasLeakyReLU(lrMul == 1 ? bias : FrozenWeights.derived(from: bias, "scaled") { bias * lrMul }, slope: slope)
+        return y.biasLeakyReLU(lrMul == 1 ? bias : FrozenWeights.derived(cache, from: bias, "scaled") { bias * lrMul }, slope: slope)
     }
 
-    public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight), (prefix + ".bias", bias)] }
+    public var members: [(String, ModuleMember)] {
+        [("weight", .parameter(weight, runtimeScale: scale)), ("bias", .parameter(bias, runtimeScale: lrMul))]
+    }
 }
 
 /// Spectral normalisation: W / sigma(W), sigma estimated by one power iteration per training step
@@ -99,11 +98,10 @@ public enum ConvSampling {
 
 /// Conv layer with equalised learning rate (and optional spectral norm); no bias (StyleGAN adds it
 /// after the noise).
-public final class EqualizedConv2d {
+public final class EqualizedConv2d: Module {
     public let weight: Tensor  // (out, in, k, k)
     public let scale: Float
     public let spectralNorm: SpectralNorm?
-    public let equalized: Bool
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, gain: Float = Float(2).squareRoot(),
                 equalized: Bool = true, spectralNorm: Bool = false, init rng: inout ParameterInit) {
@@ -111,52 +109,54 @@ public final class EqualizedConv2d {
         // Without equalised lr the weight is stored at He scale and used as is (ProGAN's other option).
         weight = rng.normal([outChannels, inChannels, kernel, kernel], std: equalized ? 1 : gain / fanIn.squareRoot())
         scale = equalized ? gain / fanIn.squareRoot() : 1
-        self.equalized = equalized
         self.spectralNorm = spectralNorm ? SpectralNorm(outFeatures: outChannels, init: &rng) : nil
     }
 
     /// The weight as used, as a tensor and the gain the convolutions apply to it: the stored weight
     /// and its equalised-lr scale, or the spectrally normalised weight (where the scale would cancel).
-    func effectiveWeight() -> (Tensor, gain: Float) {
-        if let sn = spectralNorm { return (FrozenWeights.derived(from: weight, "normalised") { sn(weight) }, 1) }
+    func effectiveWeight(_ cache: FrozenWeights?) -> (Tensor, gain: Float) {
+        if let sn = spectralNorm { return (FrozenWeights.derived(cache, from: weight, "normalised") { sn(weight) }, 1) }
         return (weight, scale)
     }
 
-    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same) -> Tensor {
+    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same, cache: FrozenWeights? = nil) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == weight.shape[1], "EqualizedConv2d: input \(x.shape) for weight \(weight.shape)")
-        let (w, gain) = effectiveWeight()
+        let (w, gain) = effectiveWeight(cache)
         let k = weight.shape[2]
         switch sampling {
         case .same:
-            return conv2d(x, w, padding: k / 2, gain: gain)
+            return conv2d(x, w, padding: k / 2, gain: gain, cache: cache)
         case .up(fused: false):
-            return conv2d(x.upsampled2x(), w, padding: k / 2, gain: gain)
+            return conv2d(x.upsampled2x(), w, padding: k / 2, gain: gain, cache: cache)
         case .up(fused: true) where k == 3:
             // NVlabs' upscale2d_conv2d, a stride-2 transposed conv with the 4x4 kernel of the
             // nearest-up folded into w (sum of its 4 shifts): each of its four output phases is a
             // 2x2 conv of x, so all four are one 3x3 conv with 4x the outputs, on the Winograd route,
             // then interleaved; 9 multiplies per input pixel and channel pair instead of 16.
-            let phases = FrozenWeights.derived(from: weight, "up phases") { upsamplingPhases(shiftedSum(w)) }
-            return conv2d(x, phases, padding: 1, gain: gain).pixelShuffled2x()
+            let phases = FrozenWeights.derived(cache, from: weight, "up phases") { upsamplingPhases(shiftedSum(w)) }
+            return conv2d(x, phases, padding: 1, gain: gain, cache: cache).pixelShuffled2x()
         case .up(fused: true):
-            let up = FrozenWeights.derived(from: weight, "up") { shiftedSum(w).transposed01() }
-            return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2, gain: gain)
+            let up = FrozenWeights.derived(cache, from: weight, "up") { shiftedSum(w).transposed01() }
+            return convTranspose2d(x, up, stride: 2, padding: (k - 1) / 2, gain: gain, cache: cache)
         case .down(fused: false):
-            return conv2d(x, w, padding: k / 2, gain: gain).downsampled2x()
+            return conv2d(x, w, padding: k / 2, gain: gain, cache: cache).downsampled2x()
         case .down(fused: true) where k == 3:
             // NVlabs' conv2d_downscale2d, a stride-2 conv with the 2x2 mean folded into a 4x4
             // kernel: on x's four pixel phases it is one 3x3 conv (Winograd), 9 multiplies per
             // output pixel and channel pair instead of 16.
-            let phases = FrozenWeights.derived(from: weight, "down phases") { downsamplingPhases(shiftedSum(w)) }
-            return conv2d(x.pixelUnshuffled2x(), phases, padding: 1, gain: gain * 0.25)
+            let phases = FrozenWeights.derived(cache, from: weight, "down phases") { downsamplingPhases(shiftedSum(w)) }
+            return conv2d(x.pixelUnshuffled2x(), phases, padding: 1, gain: gain * 0.25, cache: cache)
         case .down(fused: true):
             // NVlabs' conv2d_downscale2d: the 2x2 mean folded into the kernel, stride 2.
-            let down = FrozenWeights.derived(from: weight, "down") { shiftedSum(w) }
-            return conv2d(x, down, stride: 2, padding: (k - 1) / 2, gain: gain * 0.25)
+            let down = FrozenWeights.derived(cache, from: weight, "down") { shiftedSum(w) }
+            return conv2d(x, down, stride: 2, padding: (k - 1) / 2, gain: gain * 0.25, cache: cache)
         }
     }
 
-    public func parameters(_ prefix: String) -> NamedParameters { [(prefix + ".weight", weight)] }
+    /// Spectrally normalised weights are used at scale 1 (the scale would cancel).
+    public var members: [(String, ModuleMember)] {
+        [("weight", .parameter(weight, runtimeScale: spectralNorm == nil ? scale : 1))] + (spectralNorm.map { [("sn_u", .buffer($0.u))] } ?? [])
+    }
 
     /// Advances the spectral-norm estimate, if this layer has one.
     public func powerStep() { spectralNorm?.powerStep(weight) }
@@ -210,15 +210,17 @@ func shiftedSum(_ w: Tensor) -> Tensor {
 
 /// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0. A
 /// synthesis layer applies it fused with its bias and activation (`noiseBiasLeakyReLU`).
-public final class NoiseInjection {
+public final class NoiseInjection: Module {
     public let strength: Tensor  // (C)
 
     init(channels: Int, init rng: inout ParameterInit) { strength = rng.constant([channels], 0) }
+
+    public var members: [(String, ModuleMember)] { [("noise_strength", .parameter(strength))] }
 }
 
 /// AdaIN with StyleGAN1's style: (y_s, y_b) = an equalised affine of w (gain 1), and
 /// instanceNorm(x) * (1 + y_s) + y_b.
-public final class AdaIN {
+public final class AdaIN: Module {
     public let affine: EqualizedLinear
     let eps: Float
 
@@ -227,15 +229,17 @@ public final class AdaIN {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor, w: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor, w: Tensor, cache: FrozenWeights? = nil) -> Tensor {
         let c = x.shape[1]
-        let style = affine(w)  // (N, 2C)
+        let style = affine(w, cache: cache)  // (N, 2C)
         return x.adaIN(scale: style.narrow(axis: 1, start: 0, length: c), bias: style.narrow(axis: 1, start: c, length: c), eps: eps)
     }
+
+    public var members: [(String, ModuleMember)] { [("", .module(affine))] }
 }
 
 /// 1x1 conv to RGB (gain 1) plus bias, no activation.
-public final class ToRGB {
+public final class ToRGB: Module {
     public let conv: EqualizedConv2d
     public let bias: Tensor
 
@@ -244,14 +248,14 @@ public final class ToRGB {
         bias = rng.constant([3], 0)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias, slope: 1) }
+    public func callAsFunction(_ x: Tensor, cache: FrozenWeights? = nil) -> Tensor { conv(x, cache: cache).biasLeakyReLU(bias, slope: 1) }
 
-    public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
+    public var members: [(String, ModuleMember)] { [("", .module(conv)), ("bias", .parameter(bias))] }
 }
 
 /// 1x1 conv from RGB plus bias and leaky ReLU (the discriminator's stem at each resolution; linear
 /// in rosinality's model default).
-public final class FromRGB {
+public final class FromRGB: Module {
     public let conv: EqualizedConv2d
     public let bias: Tensor
     let slope: Float
@@ -262,7 +266,7 @@ public final class FromRGB {
         slope = linear ? 1 : 0.2
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { conv(x).biasLeakyReLU(bias, slope: slope) }
+    public func callAsFunction(_ x: Tensor, cache: FrozenWeights? = nil) -> Tensor { conv(x, cache: cache).biasLeakyReLU(bias, slope: slope) }
 
-    public func parameters(_ prefix: String) -> NamedParameters { conv.parameters(prefix) + [(prefix + ".bias", bias)] }
+    public var members: [(String, ModuleMember)] { [("", .module(conv)), ("bias", .parameter(bias))] }
 }

@@ -37,40 +37,41 @@ public struct ConvGeometry: Equatable {
 /// Cross-correlation as PyTorch's F.conv2d (no bias), with the weight used as `gain` * w: the
 /// equalised-lr scale applied inside the products, where it costs nothing, rather than by a scaled
 /// copy of every weight (a pass over the weights each step, and over their gradients back).
-public func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, gain: Float = 1) -> Tensor {
+/// `cache`: where w's Winograd transform is kept while the weights are frozen (FrozenWeights).
+public func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, gain: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
     let geo = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, pad: padding)
     Kernels.ensure()
     let y = Tensor(uninitialized: geo.outputShape)
-    if let u = FrozenWeights.winogradWeights(w, gain: gain, geo) {
+    if let u = FrozenWeights.winogradWeights(cache, w, gain: gain, geo) {
         geo.callWinograd { winograd3x3_forward_transformed(y.data, x.data, u.data, $0, $1, $2, $3, $4) }
     } else {
         geo.call { conv2d_forward(y.data, x.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8, gain) }
     }
     return record(y, "conv2d", [x, w]) { g, needs in
-        [needs[0] ? conv2dInputGrad(g, w, geo, gain: gain) : nil, needs[1] ? conv2dWeightGrad(g, x, geo, gain: gain) : nil]
+        [needs[0] ? conv2dInputGrad(g, w, geo, gain: gain, cache: cache) : nil, needs[1] ? conv2dWeightGrad(g, x, geo, gain: gain, cache: cache) : nil]
     }
 }
 
 /// The gradient of sum(conv2d(x, w, gain) * dy) with respect to x: linear in dy and in w.
-func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry, gain: Float) -> Tensor {
+func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry, gain: Float, cache: FrozenWeights?) -> Tensor {
     precondition(dy.shape == geo.outputShape && w.shape == geo.weightShape,
                  "conv2d input gradient: dy \(dy.shape), w \(w.shape) for \(geo)")
     Kernels.ensure()
     let dx = Tensor(uninitialized: geo.inputShape)
-    if let u = FrozenWeights.winogradWeights(w, gain: gain, geo) {
+    if let u = FrozenWeights.winogradWeights(cache, w, gain: gain, geo) {
         geo.callWinograd { winograd3x3_backward_input_transformed(dx.data, dy.data, u.data, $0, $1, $2, $3, $4) }
     } else {
         geo.call { conv2d_backward_input(dx.data, dy.data, w.data, $0, $1, $2, $3, $4, $5, $6, $7, $8, gain) }
     }
     return record(dx, "conv2dInputGrad", [dy, w]) { g, needs in
         // <g, A_w^T dy> = <conv2d(g, w), dy>: so d/ddy = conv2d(g, w), d/dw = weight grad of (dy, g).
-        [needs[0] ? conv2d(g, w, stride: geo.stride, padding: geo.pad, gain: gain) : nil,
-         needs[1] ? conv2dWeightGrad(dy, g, geo, gain: gain) : nil]
+        [needs[0] ? conv2d(g, w, stride: geo.stride, padding: geo.pad, gain: gain, cache: cache) : nil,
+         needs[1] ? conv2dWeightGrad(dy, g, geo, gain: gain, cache: cache) : nil]
     }
 }
 
 /// The gradient of sum(conv2d(x, w, gain) * dy) with respect to w: linear in dy and in x.
-func conv2dWeightGrad(_ dy: Tensor, _ x: Tensor, _ geo: ConvGeometry, gain: Float) -> Tensor {
+func conv2dWeightGrad(_ dy: Tensor, _ x: Tensor, _ geo: ConvGeometry, gain: Float, cache: FrozenWeights?) -> Tensor {
     precondition(dy.shape == geo.outputShape && x.shape == geo.inputShape,
                  "conv2d weight gradient: dy \(dy.shape), x \(x.shape) for \(geo)")
     Kernels.ensure()
@@ -78,8 +79,8 @@ func conv2dWeightGrad(_ dy: Tensor, _ x: Tensor, _ geo: ConvGeometry, gain: Floa
     geo.call { conv2d_backward_weight(dw.data, dy.data, x.data, $0, $1, $2, $3, $4, $5, $6, $7, $8, gain) }
     return record(dw, "conv2dWeightGrad", [dy, x]) { g, needs in
         // <g, dW(dy, x)> = <dy, conv2d(x, g)>: d/ddy = conv2d(x, g), d/dx = input grad of (dy, g).
-        [needs[0] ? conv2d(x, g, stride: geo.stride, padding: geo.pad, gain: gain) : nil,
-         needs[1] ? conv2dInputGrad(dy, g, geo, gain: gain) : nil]
+        [needs[0] ? conv2d(x, g, stride: geo.stride, padding: geo.pad, gain: gain, cache: cache) : nil,
+         needs[1] ? conv2dInputGrad(dy, g, geo, gain: gain, cache: cache) : nil]
     }
 }
 
@@ -87,7 +88,7 @@ func conv2dWeightGrad(_ dy: Tensor, _ x: Tensor, _ geo: ConvGeometry, gain: Floa
 /// output (N, Cout, (H-1)*stride - 2*padding + KH + outputPadding, ...). The fused 2x upsample
 /// conv of StyleGAN at 128 px and above (where the kernel is not 3x3). The weight is used as `gain` * w.
 public func convTranspose2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int, outputPadding: Int = 0,
-                            gain: Float = 1) -> Tensor {
+                            gain: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
     precondition(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[0],
                  "convTranspose2d: input \(x.shape), weight \(w.shape)")
     let oh = (x.shape[2] - 1) * stride - 2 * padding + w.shape[2] + outputPadding
@@ -95,5 +96,5 @@ public func convTranspose2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int,
     let geo = ConvGeometry(input: [x.shape[0], w.shape[1], oh, ow], weight: w.shape, stride: stride, pad: padding)
     precondition(geo.oh == x.shape[2] && geo.ow == x.shape[3], "convTranspose2d: inconsistent geometry \(geo)")
     // The weight's (in, out) layout is already the (Cout, Cin) of the convolution it transposes.
-    return conv2dInputGrad(x, w, geo, gain: gain)
+    return conv2dInputGrad(x, w, geo, gain: gain, cache: cache)
 }

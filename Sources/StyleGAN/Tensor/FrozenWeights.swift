@@ -5,30 +5,47 @@
 // backward of all three; at 8 px the weight transforms were 14% of a training step. (The
 // equalised-lr scale itself costs nothing: the products apply it as their gain.)
 //
-// Parameters are updated in place (Adam, EMA, loading) only outside a frozen stretch: the
-// optimiser refuses to run inside one, so a cached tensor can never be stale.
+// The cache is a value the forwards take (`cache:`), made by `during` and closed when it returns;
+// graph nodes recorded inside keep it, so their backward uses the same transforms, and a closed
+// cache serves nothing. Parameters are updated (Adam) only when no open cache has derived from
+// them: the optimiser checks, so a cached tensor can never be stale.
 import CKernels
+import Foundation
 
-public final class FrozenWeights: @unchecked Sendable {  // used only by the task that opened it
-    @TaskLocal static var current: FrozenWeights?
-    /// Off: `during` caches nothing (tests compare the two).
-    @TaskLocal static var enabled = true
-
-    /// Runs `body` with the derived tensors of every parameter cached until it returns; the
+public final class FrozenWeights: @unchecked Sendable {  // used by one task at a time; `open` is locked
+    /// Runs `body` with a cache of the tensors derived from the parameters, until it returns; the
     /// Winograd transforms are kept only for `reused`, the parameters that `body` convolves with
     /// several times (a transform used once costs as much made on the fly, and keeping it costs
     /// memory). The caller promises not to modify parameters inside.
     /// `maxTiles` bounds the convolutions whose transforms are kept (see `defaultMaxTiles`).
     public static func during<T>(keepingTransformsOf reused: NamedParameters = [], maxTiles: Int = defaultMaxTiles,
-                                 _ body: () throws -> T) rethrows -> T {
-        guard enabled else { return try body() }
-        return try $current.withValue(FrozenWeights(reused: Set(reused.map { ObjectIdentifier($0.1) }), maxTiles: maxTiles)) { try body() }
+                                 _ body: (FrozenWeights) throws -> T) rethrows -> T {
+        let cache = FrozenWeights(reused: Set(reused.map { ObjectIdentifier($0.1) }), maxTiles: maxTiles)
+        FrozenWeights.registry.withLock { $0.insert(ObjectIdentifier(cache)) }
+        defer { cache.close() }
+        return try body(cache)
     }
 
     private init(reused: Set<ObjectIdentifier>, maxTiles: Int) { (self.reused, self.maxTiles) = (reused, maxTiles) }
 
-    /// Whether the calling task is inside `during` (parameters must not be modified).
-    public static var isActive: Bool { current != nil }
+    /// Open caches, and the parameters each has derived from (for `isFrozen`).
+    private static let registry = Locked(Set<ObjectIdentifier>())
+    private static let sources = Locked([ObjectIdentifier: Set<ObjectIdentifier>]())
+    private var isOpen = true
+
+    private func close() {
+        isOpen = false
+        derived = [:]
+        transformed = [:]
+        FrozenWeights.registry.withLock { _ = $0.remove(ObjectIdentifier(self)) }
+        FrozenWeights.sources.withLock { $0[ObjectIdentifier(self)] = nil }
+    }
+
+    /// Whether an open cache holds something derived from `parameter` (it must not change).
+    public static func isFrozen(_ parameter: Tensor) -> Bool {
+        let id = ObjectIdentifier(parameter)
+        return sources.withLock { $0.values.contains { $0.contains(id) } }
+    }
 
     /// Winograd-transformed weights are kept only for convolutions of at most this many 4x4 output
     /// tiles (batch x tiles per image), where the transform is a noticeable share of the work (it
@@ -59,16 +76,17 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     /// Transforms made in this stretch (for tests).
     private(set) var transformsMade = 0
 
-    /// `make()`, computed once per stretch for (`source`, `tag`) and then reused; outside a stretch,
-    /// at every call. A value made while the graph was recorded is not shared with a use that
+    /// `make()`, computed once per stretch of `cache` for (`source`, `tag`) and then reused; with
+    /// no cache (or a closed one), at every call. A value made while the graph was recorded is not shared with a use that
     /// records nothing, and vice versa (one has a gradient path to `source`, the other none).
-    static func derived(from source: Tensor, _ tag: String, _ make: () -> Tensor) -> Tensor {
-        guard let frozen = current else { return make() }
+    static func derived(_ cache: FrozenWeights?, from source: Tensor, _ tag: String, _ make: () -> Tensor) -> Tensor {
+        guard let cache, cache.isOpen else { return make() }
         let key = Key(source: ObjectIdentifier(source), tag: tag, recorded: GradMode.enabled && source.requiresGrad)
-        if let hit = frozen.derived[key] { return hit.value }
+        if let hit = cache.derived[key] { return hit.value }
         let value = make()
-        frozen.derived[key] = (source, value)
-        if frozen.reused.contains(key.source) { frozen.transformable.insert(ObjectIdentifier(value)) }
+        cache.derived[key] = (source, value)
+        sources.withLock { $0[ObjectIdentifier(cache), default: []].insert(key.source) }
+        if cache.reused.contains(key.source) { cache.transformable.insert(ObjectIdentifier(value)) }
         return value
     }
 
@@ -76,14 +94,15 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
     /// the input gradient alike), made once per stretch, when `w` is a reused parameter or was
     /// derived in this stretch from one, and the conv takes the Winograd route at a size where
     /// keeping the transform pays; nil otherwise (the kernel transforms it).
-    static func winogradWeights(_ w: Tensor, gain: Float, _ geo: ConvGeometry) -> Tensor? {
-        guard let frozen = current else { return nil }
+    static func winogradWeights(_ cache: FrozenWeights?, _ w: Tensor, gain: Float, _ geo: ConvGeometry) -> Tensor? {
+        guard let frozen = cache, frozen.isOpen else { return nil }
         let id = ObjectIdentifier(w)
         guard frozen.reused.contains(id) || frozen.transformable.contains(id),
               geo.call(conv2d_winograd) != 0,
               winograd3x3_tiles(Int32(geo.n), Int32(geo.h), Int32(geo.w)) <= frozen.maxTiles else { return nil }
         let key = TransformKey(weight: id, gain: gain.bitPattern)
         if let hit = frozen.transformed[key] { return hit }
+        sources.withLock { $0[ObjectIdentifier(frozen), default: []].insert(id) }
         let floats = winograd3x3_weights_floats(Int32(geo.cin), Int32(geo.cout))
         guard frozen.transformedBytes + floats * 4 <= transformedBudget else { return nil }
         let u = Tensor(uninitialized: [floats])
@@ -92,5 +111,17 @@ public final class FrozenWeights: @unchecked Sendable {  // used only by the tas
         frozen.transformsMade += 1
         frozen.transformed[key] = u
         return u
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }
