@@ -43,7 +43,7 @@ let package = Package(
             dependencies: withMPI ? ["COpenMPI"] : [],
             path: "Sources/CMPI",
             cSettings: withMPI ? [.define("STYLEGAN_WITH_MPI"), .unsafeFlags(["-O2"])] : [.unsafeFlags(["-O2"])]),
-        .target(name: "Training", dependencies: ["StyleGAN", "CKernels", "CMPI"], path: "Training"),
+        .target(name: "Training", dependencies: ["StyleGAN", "CKernels", "CImage", "CMPI"], path: "Training"),
         .target(name: "Inference", dependencies: ["StyleGAN", "CKernels"], path: "Inference"),
         .executableTarget(
             name: "stylegan",
@@ -56,8 +56,8 @@ let package = Package(
         .target(name: "CKernelsReference", path: "Tests/KernelReference", cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("m")]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "CKernelsReference", "CImage"], path: "Tests/CKernelsTests"),
-        .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN"], path: "Tests/StyleGANTests"),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"], path: "Tests/TrainingTests"),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], path: "Tests/InferenceTests"),
+        .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN", "CKernels"], path: "Tests/StyleGANTests"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "StyleGAN", "CKernels", "CImage"], path: "Tests/TrainingTests"),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "StyleGAN"], path: "Tests/InferenceTests"),
     ] + mpiTargets
 )

@@ -118,7 +118,7 @@ public struct Synthesizer {
 
     public func noiseInput(_ mode: NoiseMode, seed: Int) -> NoiseInput {
         switch mode {
-        case .random: return .random(seed: UInt64(seed))
+        case .random: return .fromSeeds([seed])
         case .const: return .const
         case .none: return .none
         }

@@ -30,10 +30,7 @@ public struct InceptionEvaluator {
             let synth = try Synthesizer.load(path)
             return try synth.frozen { synth in
                 try net.extract(count: count, batch: batch, progress: progress, label: "generated") { range in
-                    let images = try range.map { seed in
-                        InceptionV3.uint8(generated: try synth.imageTensor(seed: seed, noise: .random))
-                    }
-                    return concat(images, axis: 0)
+                    InceptionV3.uint8(generated: synth.imageTensor(seeds: Array(range)))
                 }
             }
         case let .images(path, limit):
@@ -45,6 +42,13 @@ public struct InceptionEvaluator {
 }
 
 extension Synthesizer {
+    /// The images of seeds (N, 3, R, R) in [-1, 1] as one batch, no truncation, each seed's noise:
+    /// what `generate --seeds` makes of each (the metrics and the training snapshots use it too).
+    public func imageTensor(seeds: [Int]) -> Tensor {
+        let z = Generator.latents(seeds: seeds, zDim: generator.config.zDim)
+        return GradMode.withoutGrad { generator(z, resolution: resolution, alpha: alpha, noise: .fromSeeds(seeds), cache: cache) }
+    }
+
     /// The image of a seed as a tensor (1, 3, R, R) in [-1, 1], with the seed's noise or another mode.
     public func imageTensor(seed: Int, truncation: Truncation? = nil, noise: NoiseMode) throws -> Tensor {
         let ws = try styles(seed: seed, truncation: truncation)

@@ -215,7 +215,7 @@ public struct DatasetPreparer {
         let chunk = max(2 * workers, min(256, (128 << 20) / layout.total))
         var buffer = [UInt8](repeating: 0, count: chunk * layout.total)
         var reasons = [String?](repeating: nil, count: chunk)
-        let progress = showProgress ? ProgressLine(total: files.count) : nil
+        let progress = showProgress ? ProgressLine(total: files.count, unit: "img") : nil
         var count = 0
         var failures: [DatasetManifest.Skipped] = []
 
@@ -290,46 +290,5 @@ private func writeAll(_ fd: Int32, _ p: UnsafePointer<UInt8>, _ n: Int, file: St
             throw DatasetError("\(file): write failed: \(String(cString: strerror(errno)))")
         }
         done += k
-    }
-}
-
-/// "  512/1000 images  850.3 img/s  ETA 0:01" on stderr, redrawn at most ten times a second.
-private final class ProgressLine {
-    private let total: Int
-    private let start = Date()
-    private var done = 0
-    private var lastDraw = Date.distantPast
-    private let lock = NSLock()
-
-    init(total: Int) { self.total = total }
-
-    func advance() {
-        lock.lock()
-        defer { lock.unlock() }
-        done += 1
-        let now = Date()
-        if now.timeIntervalSince(lastDraw) >= 0.1 {
-            lastDraw = now
-            draw(now)
-        }
-    }
-
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        draw(Date())
-        fputs("\n", stderr)
-    }
-
-    private func draw(_ now: Date) {
-        let elapsed = max(now.timeIntervalSince(start), 1e-6)
-        let rate = Double(done) / elapsed
-        let eta = rate > 0 ? Int((Double(total - done) / rate).rounded(.up)) : 0
-        let count = String(done)
-        let pad = String(repeating: " ", count: max(0, String(total).count - count.count))
-        let speed = String(format: "%.1f img/s  ETA %d:%02d   ", rate, eta / 60, eta % 60)
-        let line = "\r\(pad)\(count)/\(total) images  \(speed)"
-        fputs(line, stderr)
-        fflush(stderr)
     }
 }

@@ -2,6 +2,8 @@
 // higher resolution fades in over one phase (alpha 0 -> 1) and stabilises for one; the final
 // resolution then trains until the run ends. A run that starts from a pretrained network
 // (`--resume-from`) starts at that network's resolution, stable, as if the growth before it had run.
+import StyleGAN
+
 public struct ProgressiveSchedule: Equatable {
     public let phaseKimg: Double
     public let finalResolution: Int
@@ -38,5 +40,3 @@ public struct ProgressiveSchedule: Equatable {
     /// kimg at which every phase of the growth has run (the final resolution fully faded in).
     public var growthKimg: Double { Double(2 * (log2(finalResolution) - 2) + 1 - skippedPhases) * phaseKimg }
 }
-
-func log2(_ r: Int) -> Int { r.trailingZeroBitCount }

@@ -12,7 +12,7 @@ public enum TrainBench {
         var c = config
         c.batchSize = batch
         try Trainer.checkShards(batch: batch, resolution: resolution, ranks: collective.size, groupSize: c.mbstdGroupSize)
-        let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
+        let networks = GradMode.withoutGrad { GAN(config: c, seed: 0) }
         let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0, collective: collective)
         let shard = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
         let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], rows: shard, seed: 9)

@@ -19,7 +19,7 @@ extension Trainer {
         sigaddset(&set, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &set, nil)
         let total = Int((options.totalKimg * 1000).rounded())
-        let batch = ckpt.config.batchSize
+        let batch = gan.config.batchSize
         let interval = max(batch, Int(((snapshotKimg ?? schedule.phaseKimg / 2) * 1000).rounded()))
         let root = collective.isRoot
         if nimg == 0 {
@@ -33,6 +33,7 @@ extension Trainer {
         var sums = (d: 0.0, g: 0.0, p: 0.0, n: 0)
         let tickImages = max(batch, min(interval, 1000))
         let runStart = (Date(), nimg)
+        let line = ProgressLine(total: total, unit: "img", enabled: options.progress && root)
 
         var stopped = false
         while nimg < total {
@@ -44,9 +45,9 @@ extension Trainer {
                 if pos.fading && lastPhase >= 0 && pos.phase > lastPhase { adamG.reset(); adamD.reset() }
                 lastPhase = pos.phase
             }
-            let lr = ckpt.config.learningRate(at: pos.resolution) * (lrScale[pos.phase] ?? 1)
+            let lr = gan.config.learningRate(at: pos.resolution) * (lrScale[pos.phase] ?? 1)
             let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
-            let batchImages = ckpt.config.batchSize(at: pos.resolution)  // the global batch
+            let batchImages = gan.config.batchSize(at: pos.resolution)  // the global batch
             guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
                                    iteration: iteration, nimg: nimg, trainG: Double(nimg) >= dWarmupKimg * 1000) else {
                 failures += 1
@@ -87,7 +88,9 @@ extension Trainer {
                     ("loss_d", sums.d / n), ("loss_g", sums.g / n), ("penalty", sums.p / n), ("images_per_s", ips),
                     ("sec_per_kimg", 1000 / max(ips, 1e-9)), ("lr", adamG.learningRate), ("peak_rss_mb", peakRSSMegabytes()),
                 ])
-                if options.progress { printProgress(now, ips: ips, total: total, lossD: sums.d / n, lossG: sums.g / n) }
+                line.update(done: nimg, text: String(format: "%-22@ kimg %8.3f / %.1f  alpha %.2f  D %7.4f  G %7.4f", now.name as NSString,
+                                                     Double(nimg) / 1000, Double(total) / 1000, now.alpha, sums.d / n, sums.g / n),
+                            rate: ips, force: true)
                 tick = (Date(), nimg)
                 sums = (0, 0, 0, 0)
             }
@@ -101,27 +104,18 @@ extension Trainer {
         guard root else { return }
         try writeSnapshot()
         try evaluateMetrics()
-        if options.progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        line.finish()
         let elapsed = Date().timeIntervalSince(runStart.0)
         let msg = stopped ? "stopped by signal at" : "finished at"
         print("\(msg) \(String(format: "%.3f", Double(nimg) / 1000)) kimg (\(schedule.position(kimg: Double(nimg) / 1000).name)); "
               + "\(String(format: "%.0f", Double(nimg - runStart.1) / max(elapsed, 1e-9) )) images/s; checkpoint \(lastGood!)")
     }
 
-    func printProgress(_ pos: ProgressiveSchedule.Position, ips: Double, total: Int, lossD: Double, lossG: Double) {
-        let left = Double(total - nimg) / max(ips, 1e-9)
-        let eta = left >= 3600 ? String(format: "%dh%02dm", Int(left) / 3600, Int(left) % 3600 / 60)
-                               : String(format: "%dm%02ds", Int(left) / 60, Int(left) % 60)
-        let line = String(format: "\r%-22@ kimg %8.3f / %.1f  alpha %.2f  D %7.4f  G %7.4f  %6.1f img/s  ETA %@   ",
-                          pos.name as NSString, Double(nimg) / 1000, Double(total) / 1000, pos.alpha, lossD, lossG, ips, eta as NSString)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
     /// The EMA generator on fixed seeds at the current resolution and alpha.
     func writeSnapshot() throws {
         let pos = schedule.position(kimg: Double(nimg) / 1000)
-        let g = ckpt.ema
-        let z = Generator.latents(seeds: Trainer.snapshotSeeds, zDim: ckpt.config.zDim)
+        let g = gan.ema
+        let z = Generator.latents(seeds: Trainer.snapshotSeeds, zDim: gan.config.zDim)
         let images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
         let tiles = (0..<images.shape[0]).map { Image(images, index: $0).upscaled(by: max(1, 64 / pos.resolution)) }
         try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))
@@ -132,16 +126,16 @@ extension Trainer {
     func evaluateMetrics() throws {
         guard let inception, !metrics.isEmpty else { return }
         let pos = schedule.position(kimg: Double(nimg) / 1000)
-        let g = ckpt.ema, r = dataset.resolution
+        let g = gan.ema, r = dataset.resolution
         for m in metrics {
             let start = Date()
             let reals = try inception.cachedFeatures(dataset.path, limit: m.count, inceptionPath: options.inceptionPath ?? InceptionV3.defaultPath,
                                                      progress: false)
             let fakes = try FrozenWeights.during(keepingTransformsOf: g.parameters, maxTiles: FrozenWeights.generationMaxTiles) { cache in
                 try inception.extract(count: m.count, progress: false, label: m.name) { range in
-                    let z = Generator.latents(seeds: Array(range), zDim: ckpt.config.zDim)
+                    let z = Generator.latents(seeds: Array(range), zDim: gan.config.zDim)
                     var images = GradMode.withoutGrad {
-                        g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .random(seed: UInt64(range.lowerBound)), cache: cache)
+                        g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .fromSeeds(Array(range)), cache: cache)
                     }
                     var size = pos.resolution
                     while size < r { images = images.upsampled2x(); size *= 2 }

@@ -20,7 +20,7 @@ extension Trainer {
     /// Every tensor that training changes: both networks, the EMA generator, their buffers
     /// (w_avg, spectral-norm vectors) and Adam's moments, in a fixed order.
     var liveTensors: [Tensor] {
-        (ckpt.networkTensors + adamG.stateTensors(prefix: "g") + adamD.stateTensors(prefix: "d")).map(\.1)
+        (gan.namedTensors + adamG.stateTensors(prefix: "g") + adamD.stateTensors(prefix: "d")).map(\.1)
     }
 
     /// Counters and the state checksum, as doubles that reduce exactly (the checksum in halves).

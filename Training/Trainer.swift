@@ -3,7 +3,6 @@
 // in the checkpoint and every random draw is keyed by the iteration, so a resumed run replays
 // exactly what an uninterrupted one does. With several ranks (options.collective), each loads
 // its shard of every batch and rank 0 alone writes files (Trainer+DataParallel.swift).
-import CKernels
 import Foundation
 import StyleGAN
 
@@ -69,7 +68,8 @@ public final class Trainer {
     public let options: TrainOptions
     let run: RunFolder
     let dataset: DatasetCache
-    var ckpt: Checkpoint
+    /// The networks: the run's live model, also read by `step`.
+    let gan: GAN
     let schedule: ProgressiveSchedule
     let step: TrainingStep
     /// The settings in force: the options given, else on resume the run's, else the defaults.
@@ -173,13 +173,13 @@ public final class Trainer {
             try Trainer.checkShards(batch: b, resolution: r, ranks: options.collective.size, groupSize: config.mbstdGroupSize)
         }
 
-        if var r = resumed {
+        if let r = resumed {
             r.config = config
-            ckpt = r
+            gan = r.gan
         } else if let p = pretrained {
-            ckpt = p
+            gan = p.gan
         } else {
-            ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: options.seed) }
+            gan = GradMode.withoutGrad { GAN(config: config, seed: options.seed) }
         }
         seed = recorded.seed ?? options.seed
         freezeD = Trainer.setting("freeze-d", given: options.freezeD, run: recorded.freezeD, default: 0)
@@ -189,8 +189,8 @@ public final class Trainer {
             throw TrainingError("--freeze-d \(freezeD): D has \(dBlocks) blocks at \(schedule.finalResolution) px")
         }
         dWarmupKimg = Trainer.setting("d-warmup-kimg", given: options.dWarmupKimg, run: recorded.dWarmupKimg, default: 0)
-        let frozen = TrainingStep.frozenNames(ckpt, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
-        step = TrainingStep(networks: ckpt, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
+        let frozen = TrainingStep.frozenNames(gan, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
+        step = TrainingStep(networks: gan, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
         step.emaRampUp = resumedFrom == nil
         if let resumed, let saved { try restoreState(saved, resumed.state) }
         try checkRanksAgree()
@@ -264,11 +264,11 @@ public final class Trainer {
     }
 
     func saveCheckpoint() throws -> String {
-        ckpt.kimg = Double(nimg) / 1000
-        let pos = schedule.position(kimg: ckpt.kimg)
-        (ckpt.resolution, ckpt.alpha) = (pos.resolution, pos.alpha)
-        ckpt.state = adamG.stateTensors(prefix: "state.adam_g") + adamD.stateTensors(prefix: "state.adam_d")
-        ckpt.extraMetadata = state.metadata
+        let kimg = Double(nimg) / 1000
+        let pos = schedule.position(kimg: kimg)
+        let ckpt = Checkpoint(gan: gan, kimg: kimg, resolution: pos.resolution, alpha: pos.alpha,
+                              state: adamG.stateTensors(prefix: "state.adam_g") + adamD.stateTensors(prefix: "state.adam_d"),
+                              extraMetadata: state.metadata)
         let path = run.checkpointPath(nimg: nimg)
         guard collective.isRoot else { return path }
         do { try ckpt.save(to: path) } catch {
@@ -291,7 +291,7 @@ public final class Trainer {
     func rollBack(to path: String) throws {
         guard collective.isRoot else { return receiveStateFromRoot() }
         let r = try Checkpoint.load(from: path)
-        GradMode.withoutGrad { assignByName(ckpt.networkTensors, from: r.networkTensors) }
+        GradMode.withoutGrad { assignByName(gan.namedTensors, from: r.gan.namedTensors) }
         guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw TrainingError("\(path) has no training state") }
         let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
         try restoreState(saved, r.state)
@@ -316,7 +316,7 @@ public final class Trainer {
     /// This rank's shard of the reals at resolution r, faded with their 2x-downsampled-then-
     /// upsampled version, as the fakes are. Data order and flips are those of the global batch.
     func reals(resolution r: Int, alpha: Float) -> Tensor {
-        let batch = ckpt.config.batchSize(at: r)
+        let batch = gan.config.batchSize(at: r)
         let samples = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
         let all = sampleIndices(start: nimg, count: batch)
         let idx = samples.map { all[$0] }

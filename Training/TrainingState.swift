@@ -73,7 +73,7 @@ public struct TrainingState: Codable, Equatable {
     /// The metadata entry that stores it.
     public var metadata: [String: String] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return [TrainingState.key: String(decoding: try! encoder.encode(self), as: UTF8.self)]
     }

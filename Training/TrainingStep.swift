@@ -5,7 +5,6 @@
 // Under data parallelism each rank computes its shard of the global batch, drawing its samples'
 // rows of the global draws; gradients, losses and w_avg's batch mean are averaged over ranks, so
 // every rank applies the same update.
-import CKernels
 import Foundation
 import StyleGAN
 
@@ -15,7 +14,7 @@ enum Stream: UInt32 {
 }
 
 public final class TrainingStep {
-    public let networks: Checkpoint
+    public let networks: GAN
     public let adamG: Adam, adamD: Adam
     public let loss: Loss
     public let seed: UInt64
@@ -29,7 +28,7 @@ public final class TrainingStep {
 
     /// `frozen`: parameter names (of `networks`' G and D) that no step changes (fine-tuning's
     /// FreezeD and frozen mapping); they get no gradient and no optimiser state.
-    public init(networks: Checkpoint, loss: Loss, seed: UInt64, collective: Collective = .single, frozen: Set<String> = []) {
+    public init(networks: GAN, loss: Loss, seed: UInt64, collective: Collective = .single, frozen: Set<String> = []) {
         self.networks = networks
         self.collective = collective
         averager = GradientAverager(collective)
@@ -42,7 +41,7 @@ public final class TrainingStep {
 
     /// The names FreezeD (Mo et al. 2020) freezes: D's first `blocks` blocks from its input side at
     /// `resolution` (its fromRGB stem and blocks R, R/2, ...), and with `mapping` G's mapping network.
-    public static func frozenNames(_ networks: Checkpoint, freezeD blocks: Int, resolution r: Int, mapping: Bool) -> Set<String> {
+    public static func frozenNames(_ networks: GAN, freezeD blocks: Int, resolution r: Int, mapping: Bool) -> Set<String> {
         var prefixes: [String] = blocks > 0 ? ["D.fromrgb\(r)."] : []
         var res = r
         for _ in 0..<blocks { prefixes.append(res > 4 ? "D.block\(res)." : "D.block4."); res = max(4, res / 2) }
@@ -98,7 +97,7 @@ public final class TrainingStep {
             let mean = w.mean(axes: [0], keepDims: false)
             if collective.size > 1 {
                 collective.sum(mean.data, count: mean.count)
-                ew_affine(mean.data, mean.data, 1 / Float(collective.size), 0, mean.count)
+                mean.scaleInPlace(by: 1 / Float(collective.size))
             }
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
             updateEMA(nimg: nimg, batch: batch)
@@ -177,7 +176,7 @@ public final class TrainingStep {
     }
 
     func gradientsFinite(_ opt: Adam) -> Bool {
-        opt.parameters.allSatisfy { _, p in p.grad.map { has_nonfinite($0.data, $0.count) == 0 } ?? true }
+        opt.parameters.allSatisfy { _, p in p.grad?.isFinite ?? true }
     }
 
     /// WGAN's weight clipping applies to the weights as used (stored x run-time scale).
@@ -198,7 +197,7 @@ public final class TrainingStep {
         let trained = Dictionary(uniqueKeysWithValues: networks.generator.parameters)
         for (name, e) in networks.ema.parameters {
             let p = trained[name]!
-            ew_lerp(e.data, e.data, p.data, 1 - beta, e.count)
+            e.lerpInPlace(toward: p, by: 1 - beta)
         }
         // Buffers follow G exactly (NVlabs copies non-trainables with beta 0).
         assignByName(networks.ema.buffers, from: networks.generator.buffers)

@@ -10,17 +10,15 @@ struct Info: ParsableCommand {
     var file: String
 
     func run() throws {
-        let weights = try GeneratorWeights.load(from: file)
-        let c = weights.config
-        let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
-        let ckpt = weights.isGeneratorOnly ? nil : try Checkpoint.load(from: file)
-        let d = ckpt.map { "discriminator \(count($0.discriminator.parameters))" } ?? "no discriminator (generator-only file)"
+        let s = try Checkpoint.summary(of: file)
+        let c = s.config
+        let d = s.discriminator.map { "discriminator \($0)" } ?? "no discriminator (generator-only file)"
         var lines = [
             "file:        \(file)",
             "config:      \(c.name) (final resolution \(c.resolution), z \(c.zDim), w \(c.wDim), "
                 + "channels \(c.resolutions.map { "\($0):\(c.channels(at: $0))" }.joined(separator: " ")))",
-            "reached:     \(weights.resolution)x\(weights.resolution), alpha \(weights.alpha), \(String(format: "%.1f", weights.kimg)) kimg",
-            "parameters:  mapping \(count(weights.generator.mapping.namedParameters())), synthesis \(count(weights.generator.synthesis.namedParameters())), \(d)",
+            "reached:     \(s.resolution)x\(s.resolution), alpha \(s.alpha), \(String(format: "%.1f", s.kimg)) kimg",
+            "parameters:  mapping \(s.mapping), synthesis \(s.synthesis), \(d)",
             "options:     D equalised lr \(c.dEqualizedLR), D spectral norm \(c.dSpectralNorm), G spectral norm \(c.gSpectralNorm), "
                 + "minibatch stddev group \(c.mbstdGroupSize)",
         ]
@@ -30,9 +28,9 @@ struct Info: ParsableCommand {
             c.dChannelsChangeFirst == true ? "D blocks widen first" : nil, c.mbstdWholeBatch == true ? "whole-batch stddev" : nil,
         ].compactMap { $0 }
         if !variants.isEmpty { lines.append("variant:     \(variants.joined(separator: ", "))") }
-        if let source = weights.extraMetadata["imported_from"] { lines.append("imported:    from \(source)") }
-        if let ckpt { lines.append("training:    \(ckpt.state.isEmpty ? "no training state" : "\(ckpt.state.count) state tensors")") }
-        if let text = weights.extraMetadata["description"] { lines.append("description: \(text)") }
+        if let source = s.metadata["imported_from"] { lines.append("imported:    from \(source)") }
+        if !s.isGeneratorOnly { lines.append("training:    \(s.stateTensors == 0 ? "no training state" : "\(s.stateTensors) state tensors")") }
+        if let text = s.metadata["description"] { lines.append("description: \(text)") }
         print(lines.joined(separator: "\n"))
     }
 }

@@ -39,13 +39,11 @@ struct Project: ParsableCommand {
         (options.steps, options.wPlus, options.seed) = (steps, space == .wPlus, seed)
         (options.pixelWeight, options.perceptualWeight) = (pixelWeight, perceptualWeight)
         let perceptual = perceptualWeight > 0 ? try InceptionV3.load(inception) : nil
-        let start = Date()
+        let line = ProgressLine(total: steps, unit: "step", enabled: !quiet)
         let result = Projector.project(weights.generator, target: image.tensor, resolution: r, options: options, perceptual: perceptual) { step, d in
-            guard !quiet, step % 10 == 9 || step == steps - 1 else { return }
-            FileHandle.standardError.write(Data(String(format: "\rstep %4d / %d  distance %.5f  %.1f steps/s   ", step + 1, steps, d,
-                                                       Double(step + 1) / Date().timeIntervalSince(start)).utf8))
+            line.update(done: step + 1, text: String(format: "step %4d / %d  distance %.5f", step + 1, steps, d), force: step == steps - 1)
         }
-        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        line.finish()
         let l = result.ws.shape[1], d = result.ws.shape[2]
         try NumPy.write(space == .wPlus ? result.ws.reshaped([l, d]) : result.ws.narrow(axis: 1, start: 0, length: 1).reshaped([1, d]),
                         to: outdir + "/projected_w.npy")

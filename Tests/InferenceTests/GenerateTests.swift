@@ -56,6 +56,19 @@ struct GenerateTests {
         #expect(throws: InferenceError.self) { try Truncation(psi: 2.5) }
     }
 
+    /// Seeds made as one batch (metrics, snapshots) are the images `generate` makes of each seed.
+    @Test func aBatchOfSeedsIsEachSeedsImage() throws {
+        let s = try Synthesizer.load(tinyCheckpointPath)
+        GradMode.withoutGrad { for l in s.generator.synthesis.layers { l.noise.strength.fill(0.5) } }
+        let batch = s.imageTensor(seeds: [3, 8, 5])
+        for (i, seed) in [3, 8, 5].enumerated() {
+            let one = try s.imageTensor(seed: seed, noise: .random)
+            let row = batch.narrow(axis: 0, start: i, length: 1)
+            let diff = zip(one.scalars, row.scalars).map { abs($0 - $1) }.max()!
+            #expect(diff < 1e-4, "seed \(seed): batch and single differ by \(diff) (rounding of batched convolutions only)")
+        }
+    }
+
     @Test func noiseModesDiffer() throws {
         let s = try Synthesizer.load(tinyCheckpointPath)
         // Untrained noise strengths are 0; give them a value so the noise shows.

@@ -123,6 +123,12 @@ struct CheckpointTests {
                 print("  \(label): \(error)")
                 #expect("\(error)".contains(path), "\(label): the message should name the file")
             }
+            // `info` reads the header only, and refuses the same files.
+            #expect(throws: (any Error).self, "\(label): summary accepted it") { try Checkpoint.summary(of: path) }
         }
+        let s = try Checkpoint.summary(of: good), loaded = try Checkpoint.load(from: good)
+        let counts = loaded.parameterCounts
+        #expect(s.mapping == counts.mapping && s.synthesis == counts.synthesis && s.discriminator == counts.discriminator)
+        #expect(s.config == loaded.config && s.resolution == loaded.resolution && !s.isGeneratorOnly)
     }
 }

@@ -86,7 +86,7 @@ struct DataParallelTests {
         func twoSteps(_ collective: Collective, reduce: Bool) -> [[UInt32]] {
             var c = Config.tiny
             c.batchSize = 8
-            let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 3) }
+            let networks = GradMode.withoutGrad { GAN(config: c, seed: 3) }
             let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 3, collective: collective)
             step.averager.reduceAlone = reduce
             for i in 0..<2 {

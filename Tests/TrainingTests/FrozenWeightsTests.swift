@@ -11,7 +11,7 @@ struct FrozenWeightsTests {
     static func makeStep() -> TrainingStep {
         var c = Config.small64
         c.batchSize = 4
-        let networks = GradMode.withoutGrad { Checkpoint(config: c, seed: 0) }
+        let networks = GradMode.withoutGrad { GAN(config: c, seed: 0) }
         return TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0)
     }
 

@@ -127,7 +127,7 @@ struct TrainTests {
         var bare = TrainOptions(data: data, outdir: out, config: .small64, totalKimg: 0.024)
         (bare.resume, bare.progress) = ("latest", false)
         let resumed = try Trainer(bare)
-        #expect(resumed.ckpt.config.name == "tiny" && resumed.ckpt.config.phaseKimg == 0.1 && resumed.ckpt.config.batchSize == 4)
+        #expect(resumed.gan.config.name == "tiny" && resumed.gan.config.phaseKimg == 0.1 && resumed.gan.config.batchSize == 4)
         guard case let .logistic(gamma, every) = resumed.loss else { Issue.record("loss \(resumed.loss)"); return }
         #expect(gamma == 5 && every == 2 && resumed.mirror && resumed.finalResolution == 8 && resumed.snapshotKimg == 0.008)
         #expect(resumed.schedule.position(kimg: 0.3).resolution == 8)
@@ -135,11 +135,11 @@ struct TrainTests {
         var changed = bare
         (changed.phaseKimg, changed.lossName, changed.mirror, changed.batch) = (0.2, "hinge", false, 8)
         let other = try Trainer(changed)
-        #expect(other.ckpt.config.phaseKimg == 0.2 && other.ckpt.config.batchSize == 8 && other.loss.name == "hinge" && !other.mirror)
+        #expect(other.gan.config.phaseKimg == 0.2 && other.gan.config.batchSize == 8 && other.loss.name == "hinge" && !other.mirror)
         try other.train()
         // The next resume carries on with the replaced values.
         let again = try Trainer(bare)
-        #expect(again.ckpt.config.phaseKimg == 0.2 && again.loss.name == "hinge" && !again.mirror && again.ckpt.config.batchSize == 8)
+        #expect(again.gan.config.phaseKimg == 0.2 && again.loss.name == "hinge" && !again.mirror && again.gan.config.batchSize == 8)
     }
 
     /// `--resume-from`: a new run from a pretrained network at its resolution, with fresh Adam
@@ -162,11 +162,11 @@ struct TrainTests {
             var ft = TrainOptions(data: data, outdir: out, config: .small64, totalKimg: 0.016)
             (ft.resumeFrom, ft.phaseKimg, ft.progress, ft.resolution) = (file, 0.01, false, 8)
             let t = try Trainer(ft)
-            #expect(t.ckpt.config.name == "tiny" && t.schedule.position(kimg: 0).resolution == 8 && t.schedule.position(kimg: 0).alpha == 1)
+            #expect(t.gan.config.name == "tiny" && t.schedule.position(kimg: 0).resolution == 8 && t.schedule.position(kimg: 0).alpha == 1)
             #expect(t.adamG.step == 0 && t.nimg == 0)
-            let ema = GeneratorWeights.namedTensors(t.ckpt.ema), src = Dictionary(uniqueKeysWithValues: GeneratorWeights.namedTensors(source.ema))
+            let ema = GeneratorWeights.namedTensors(t.gan.ema), src = Dictionary(uniqueKeysWithValues: GeneratorWeights.namedTensors(source.ema))
             #expect(ema.allSatisfy { $0.1.scalars == src[$0.0]!.scalars })
-            let dSame = zip(t.ckpt.discriminator.parameters, source.discriminator.parameters).allSatisfy { $0.1.scalars == $1.1.scalars }
+            let dSame = zip(t.gan.discriminator.parameters, source.discriminator.parameters).allSatisfy { $0.1.scalars == $1.1.scalars }
             #expect(dSame == keepsD)
             try t.train()
             var again = TrainOptions(data: data, outdir: out, config: .tiny, totalKimg: 0.024)

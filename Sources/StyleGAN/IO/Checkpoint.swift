@@ -13,11 +13,16 @@ public struct Checkpoint {
     public static let format = "stylegan-swift"
     public static let version = 1
 
-    public var config: Config
-    public var generator: Generator
+    /// The networks (live objects, shared with whoever trains or reads them).
+    public let gan: GAN
+    public var config: Config {
+        get { gan.config }
+        nonmutating set { gan.config = newValue }
+    }
+    public var generator: Generator { gan.generator }
     /// The exponential moving average of the generator's weights: what people generate with.
-    public var ema: Generator
-    public var discriminator: Discriminator
+    public var ema: Generator { gan.ema }
+    public var discriminator: Discriminator { gan.discriminator }
     /// Training progress: images shown (thousands), the resolution reached and the fade-in alpha.
     public var kimg: Double = 0
     public var resolution: Int
@@ -28,21 +33,14 @@ public struct Checkpoint {
     public var extraMetadata: [String: String] = [:]
 
     /// Untrained networks: G and D from `seed`, the EMA generator a copy of G.
-    public init(config: Config, seed: UInt64) {
-        self.config = config
-        generator = Generator(config: config, seed: seed)
-        ema = Generator(config: config, seed: seed)
-        discriminator = Discriminator(config: config, seed: seed)
-        resolution = 4
+    public init(config: Config, seed: UInt64) { self.init(gan: GAN(config: config, seed: seed), resolution: 4) }
+
+    public init(gan: GAN, kimg: Double = 0, resolution: Int, alpha: Float = 1, state: NamedParameters = [], extraMetadata: [String: String] = [:]) {
+        (self.gan, self.kimg, self.resolution, self.alpha, self.state, self.extraMetadata) = (gan, kimg, resolution, alpha, state, extraMetadata)
     }
 
     /// Every tensor of the file, by name, in a fixed order.
-    public var namedTensors: NamedParameters { networkTensors + state }
-
-    /// The networks' tensors: G's, its EMA's and D's parameters and buffers.
-    public var networkTensors: NamedParameters {
-        generator.parameters + generator.buffers + GeneratorWeights.namedTensors(ema) + discriminator.parameters + discriminator.buffers
-    }
+    public var namedTensors: NamedParameters { gan.namedTensors + state }
 
     public func save(to path: String, halfPrecision: Bool = false) throws {
         try Header(config: config, kimg: kimg, resolution: resolution, alpha: alpha)
@@ -89,9 +87,9 @@ public struct Checkpoint {
     }
 
     /// Reads a file of this format (checkpoint or generator-only) and validates its metadata.
-    static func readValidated(_ path: String) throws -> (SafetensorsFile, Header) {
+    static func readValidated(_ path: String, headerOnly: Bool = false) throws -> (SafetensorsFile, Header) {
         let file: SafetensorsFile
-        do { file = try SafetensorsFile.read(path) } catch let e as SafetensorsError {
+        do { file = try SafetensorsFile.read(path, headerOnly: headerOnly) } catch let e as SafetensorsError {
             throw CheckpointError(path, "not a readable checkpoint: \(e.reason)")
         }
         guard file.metadata["format"] == format else {
@@ -105,7 +103,7 @@ public struct Checkpoint {
         do { config = try Config.fromJSON(configJSON) } catch { throw CheckpointError(path, "\(error)") }
         // Guard against a config that would build absurdly large networks before allocating them.
         // (A generator-only file holds about a quarter of what a checkpoint does.)
-        let weightBudget = file.tensors.values.reduce(0) { $0 + $1.count }
+        let weightBudget = file.shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
         let slack = file.metadata["contents"] == GeneratorWeights.contents ? 16 : 4
         guard Checkpoint.estimatedParameterCount(config) <= slack * weightBudget + 1_000_000 else {
             throw CheckpointError(path, "config describes networks much larger than the tensors in the file")
@@ -127,7 +125,7 @@ public struct Checkpoint {
             throw CheckpointError(path, "holds only a generator (from `stylegan export`): it can generate, not resume training")
         }
         let config = header.config
-        var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 0) }
+        var ckpt = Checkpoint(gan: GAN.unfilled(config), resolution: header.resolution)
         let expected = try assign(ckpt.namedTensors, from: file, path: path)
         for name in file.names where !expected.contains(name) {
             guard name.hasPrefix("state.") else { throw CheckpointError(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
@@ -136,6 +134,34 @@ public struct Checkpoint {
         (ckpt.kimg, ckpt.resolution, ckpt.alpha) = (header.kimg, header.resolution, header.alpha)
         ckpt.extraMetadata = file.metadata.filter { !ownMetadataKeys.contains($0.key) }
         return ckpt
+    }
+
+    /// What `stylegan info` shows, from the header alone (no tensor data is read).
+    public struct Summary {
+        public var config: Config, kimg: Double, resolution: Int, alpha: Float
+        public var metadata: [String: String]
+        public var isGeneratorOnly: Bool
+        public var stateTensors: Int
+        /// Trainable parameters of the mapping, the synthesis and (nil in a generator-only file) D.
+        public var mapping: Int, synthesis: Int, discriminator: Int?
+    }
+
+    public static func summary(of path: String) throws -> Summary {
+        let (file, h) = try readValidated(path, headerOnly: true)
+        let generatorOnly = file.metadata["contents"] == GeneratorWeights.contents
+        // Unfilled networks cost no drawing and their pages are never touched: only their shapes are read.
+        let g = Generator.unfilled(h.config)
+        let expected = generatorOnly ? GeneratorWeights.namedTensors(g) : GAN.unfilled(h.config).namedTensors
+        for (name, t) in expected {
+            guard let shape = file.shapes[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
+            guard shape == t.shape else { throw CheckpointError(path, "tensor '\(name)' has shape \(shape), the config needs \(t.shape)") }
+        }
+        let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
+        return Summary(config: h.config, kimg: h.kimg, resolution: h.resolution, alpha: h.alpha,
+                       metadata: file.metadata.filter { !ownMetadataKeys.contains($0.key) }, isGeneratorOnly: generatorOnly,
+                       stateTensors: file.names.filter { $0.hasPrefix("state.") }.count,
+                       mapping: count(g.mapping.namedParameters()), synthesis: count(g.synthesis.namedParameters()),
+                       discriminator: generatorOnly ? nil : count(Discriminator.unfilled(h.config).parameters))
     }
 
     /// Upper bound on parameters a config builds, without building it.

@@ -32,7 +32,7 @@ public struct GeneratorWeights {
     public static func load(from path: String) throws -> GeneratorWeights {
         let (file, header) = try Checkpoint.readValidated(path)
         let generatorOnly = file.metadata["contents"] == contents
-        let g = GradMode.withoutGrad { Generator(config: header.config, seed: 0) }
+        let g = Generator.unfilled(header.config)
         let expected = try Checkpoint.assign(namedTensors(g), from: file, path: path)
         if generatorOnly, let extra = file.names.first(where: { !expected.contains($0) }) {
             throw CheckpointError(path, "unexpected tensor '\(extra)' in a generator-only file")

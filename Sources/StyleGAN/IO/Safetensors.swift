@@ -21,6 +21,8 @@ public struct SafetensorsFile {
     public var metadata: [String: String] = [:]
     /// Names in file order (data offsets ascending).
     public var names: [String] = []
+    /// Every tensor's shape, also when only the header was read.
+    public var shapes: [String: [Int]] = [:]
 
     public init() {}
 
@@ -38,17 +40,18 @@ public struct SafetensorsFile {
     /// Headers larger than this are refused (the format's reference reader uses 100 MB too).
     static let maxHeaderBytes = 100_000_000
 
-    public static func read(_ path: String) throws -> SafetensorsFile {
+    /// `headerOnly`: names, shapes and metadata, checked as for a full read, without the data.
+    public static func read(_ path: String, headerOnly: Bool = false) throws -> SafetensorsFile {
         let bytes: Data
         do {
             bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw SafetensorsError(path, "cannot read: \((error as NSError).localizedDescription)")
         }
-        return try parse(bytes, path: path)
+        return try parse(bytes, path: path, headerOnly: headerOnly)
     }
 
-    public static func parse(_ bytes: Data, path: String = "<memory>") throws -> SafetensorsFile {
+    public static func parse(_ bytes: Data, path: String = "<memory>", headerOnly: Bool = false) throws -> SafetensorsFile {
         guard bytes.count >= 8 else { throw SafetensorsError(path, "too short for a safetensors file (\(bytes.count) bytes)") }
         let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
         guard headerLength <= UInt64(maxHeaderBytes), headerLength <= UInt64(bytes.count - 8) else {
@@ -114,6 +117,11 @@ public struct SafetensorsFile {
         ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.begin < a.end {
             throw SafetensorsError(path, "tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        for r in ranges { file.shapes[r.name] = r.shape }
+        if headerOnly {
+            file.names = ranges.map(\.name)
+            return file
         }
         bytes.withUnsafeBytes { raw in
             for r in ranges {

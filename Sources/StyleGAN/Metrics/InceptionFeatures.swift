@@ -6,22 +6,17 @@ extension InceptionV3 {
     /// Runs the network over `count` images in batches, with a progress line on stderr.
     public func extract(count: Int, batch: Int = 16, progress: Bool = true, label: String, load: (Range<Int>) throws -> Tensor) throws -> Tensor {
         let out = Tensor(uninitialized: [count, InceptionV3.featureCount])
-        let start = Date()
+        let line = ProgressLine(total: count, unit: "img", enabled: progress)
         // The Winograd transforms of the 3x3 weights, made once for all batches.
         try FrozenWeights.during(keepingTransformsOf: parameters) { cache in
         for first in stride(from: 0, to: count, by: batch) {
             let range = first..<min(first + batch, count)
             let f = features(uint8: try load(range), cache: cache)
             (out.data + first * InceptionV3.featureCount).update(from: f.data, count: f.count)
-            if progress {
-                let rate = Double(range.upperBound) / max(Date().timeIntervalSince(start), 1e-9)
-                let eta = Double(count - range.upperBound) / max(rate, 1e-9)
-                FileHandle.standardError.write(Data(String(format: "\rInception features (%@): %d / %d images  %.1f img/s  ETA %dm%02ds   ",
-                                                           label, range.upperBound, count, rate, Int(eta) / 60, Int(eta) % 60).utf8))
-            }
+            line.update(done: range.upperBound, text: "Inception features (\(label)): \(range.upperBound) / \(count) images")
         }
         }
-        if progress { FileHandle.standardError.write(Data("\n".utf8)) }
+        line.finish()
         return out
     }
 

@@ -97,7 +97,8 @@ public struct ConfigError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-func log2(_ r: Int) -> Int {
+/// The exponent of a power of two (resolutions).
+public func log2(_ r: Int) -> Int {
     precondition(r > 0 && r & (r - 1) == 0, "\(r) is not a power of two")
     return r.trailingZeroBitCount
 }

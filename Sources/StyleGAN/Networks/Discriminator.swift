@@ -68,10 +68,14 @@ public final class Discriminator: Module {
     public let blocks: [Int: DiscriminatorBlock]
     public let epilogue: DiscriminatorEpilogue
 
-    public init(config: Config, seed: UInt64) {
+    /// A stream range apart from G's, so G and D built from one seed are independent.
+    public convenience init(config: Config, seed: UInt64) { self.init(config: config, parameters: ParameterInit(seed: seed ^ 0xD15C_0000_0000)) }
+
+    static func unfilled(_ config: Config) -> Discriminator { Discriminator(config: config, parameters: .unfilled) }
+
+    init(config: Config, parameters: ParameterInit) {
         self.config = config
-        // A stream range apart from G's, so G and D built from one seed are independent.
-        var rng = ParameterInit(seed: seed ^ 0xD15C_0000_0000)
+        var rng = parameters
         var stems: [Int: FromRGB] = [:], blocks: [Int: DiscriminatorBlock] = [:]
         for r in config.resolutions {
             stems[r] = FromRGB(channels: config.channels(at: r), equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm,

@@ -23,7 +23,11 @@ public final class MappingNetwork: Module {
 
 /// Noise for the synthesis layers: drawn from a seed, the network's fixed maps, none, or given.
 public enum NoiseInput {
+    /// One draw for the whole batch (training keys it by the iteration).
     case random(seed: UInt64)
+    /// Sample i's maps drawn from seeds[i] as for a batch of one: the noise `generate --seeds`
+    /// gives that seed, whatever batch the image is made in.
+    case fromSeeds([Int])
     case const
     case none
     case given([Tensor])
@@ -139,6 +143,10 @@ public final class SynthesisNetwork: Module {
         case .const: return Array(constNoise.prefix(used))
         case .random(let seed):
             return noiseMaps(seed: seed, samples: Array(0..<n), of: n, layers: used)
+        case .fromSeeds(let seeds):
+            precondition(seeds.count == n, "SynthesisNetwork: \(seeds.count) noise seeds for a batch of \(n)")
+            let each = seeds.map { noiseMaps(seed: UInt64($0), samples: [0], of: 1, layers: used) }
+            return (0..<used).map { l in concat(each.map { $0[l]! }, axis: 0) }
         case .given(let maps):
             precondition(maps.count >= used, "SynthesisNetwork: \(maps.count) noise maps for \(used) layers")
             return Array(maps.prefix(used))
@@ -172,9 +180,14 @@ public final class Generator: Module {
     /// Moving average of the mapping's output, updated during training (NVlabs' dlatent_avg).
     public let wAvg: Tensor
 
-    public init(config: Config, seed: UInt64) {
+    public convenience init(config: Config, seed: UInt64) { self.init(config: config, parameters: ParameterInit(seed: seed)) }
+
+    /// Tensors allocated, not initialised: every one is filled from a file next.
+    static func unfilled(_ config: Config) -> Generator { Generator(config: config, parameters: .unfilled) }
+
+    init(config: Config, parameters: ParameterInit) {
         self.config = config
-        var rng = ParameterInit(seed: seed)
+        var rng = parameters
         mapping = MappingNetwork(config: config, init: &rng)
         synthesis = SynthesisNetwork(config: config, init: &rng)
         wAvg = Tensor(zeros: [config.wDim])

@@ -4,15 +4,19 @@
 import Foundation
 
 /// Draws initial weights: parameter k of a network gets Philox stream k, so a seed fixes every
-/// initial value regardless of construction order elsewhere.
+/// initial value regardless of construction order elsewhere. `unfilled` allocates the tensors
+/// without drawing anything, for a loader that fills every one from a file.
 public struct ParameterInit {
-    let seed: UInt64
+    let seed: UInt64?
     var stream: UInt32 = 0
 
     public init(seed: UInt64) { self.seed = seed }
+    private init() { seed = nil }
+    static var unfilled: ParameterInit { ParameterInit() }
 
     mutating func normal(_ shape: [Int], std: Float) -> Tensor {
         defer { stream += 1 }
+        guard let seed else { return unfilledTensor(shape) }
         let t = Tensor(randomNormal: shape, seed: seed, stream: stream, step: 0xC0FFEE)
         if std != 1 { GradMode.withoutGrad { t.assign(t * std) } }
         t.requiresGrad = true
@@ -21,8 +25,17 @@ public struct ParameterInit {
 
     mutating func constant(_ shape: [Int], _ value: Float) -> Tensor {
         stream += 1
+        guard seed != nil else { return unfilledTensor(shape) }
         return Tensor(repeating: value, shape: shape, requiresGrad: true)
     }
+
+    private func unfilledTensor(_ shape: [Int]) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        t.requiresGrad = true
+        return t
+    }
+
+    var isUnfilled: Bool { seed == nil }
 }
 
 /// Dense layer with equalised learning rate: w ~ N(0, 1/lrmul^2) stored, scaled at run time by
@@ -61,7 +74,7 @@ public final class SpectralNorm {
         let u0 = rng.normal([outFeatures], std: 1)
         u0.requiresGrad = false
         u = u0
-        GradMode.withoutGrad { u.assign(u / (u.square().sum() + 1e-12).sqrt()) }
+        if !rng.isUnfilled { GradMode.withoutGrad { u.assign(u / (u.square().sum() + 1e-12).sqrt()) } }
     }
 
     /// One power iteration on w (no gradient): u <- normalise(W normalise(W^T u)). Run once per

@@ -252,3 +252,18 @@ extension Tensor {
     public func sum() -> Tensor { sumTo(Array(repeating: 1, count: rank)).reshaped([]) }
     public func mean() -> Tensor { sum() * (1 / Float(Swift.max(count, 1))) }
 }
+
+// In-place updates of state that no graph records (optimiser and EMA steps, averaged gradients).
+extension Tensor {
+    /// self += t * (target - self), elementwise (an EMA step toward `target`).
+    public func lerpInPlace(toward target: Tensor, by t: Float) {
+        precondition(target.shape == shape, "lerpInPlace: \(target.shape) toward \(shape)")
+        ew_lerp(data, data, target.data, t, count)
+    }
+
+    /// self *= s, elementwise.
+    public func scaleInPlace(by s: Float) { ew_affine(data, data, s, 0, count) }
+
+    /// Whether no element is NaN or infinite.
+    public var isFinite: Bool { has_nonfinite(data, count) == 0 }
+}
