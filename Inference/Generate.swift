@@ -10,20 +10,15 @@ public func parseSeeds(_ text: String) throws -> [Int] {
         let p = part.trimmingCharacters(in: .whitespaces)
         let bounds = p.split(separator: "-", omittingEmptySubsequences: false)
         guard let lo = bounds.first.flatMap({ Int($0) }), lo >= 0, bounds.count <= 2 else {
-            throw InferenceError("bad seed '\(p)' in '\(text)': use non-negative integers and ranges like 0-7,12")
+            throw StyleGANError.inference("bad seed '\(p)' in '\(text)': use non-negative integers and ranges like 0-7,12")
         }
         let hi = bounds.count == 2 ? Int(bounds[1]) : lo
-        guard let hi, hi >= lo else { throw InferenceError("bad seed range '\(p)' in '\(text)': the end must be >= the start") }
-        guard hi - lo < 100_000, UInt32(exactly: hi) != nil else { throw InferenceError("seed range '\(p)' is too large") }
+        guard let hi, hi >= lo else { throw StyleGANError.inference("bad seed range '\(p)' in '\(text)': the end must be >= the start") }
+        guard hi - lo < 100_000, UInt32(exactly: hi) != nil else { throw StyleGANError.inference("seed range '\(p)' is too large") }
         seeds += Array(lo...hi)
     }
-    guard !seeds.isEmpty else { throw InferenceError("no seeds given") }
+    guard !seeds.isEmpty else { throw StyleGANError.inference("no seeds given") }
     return seeds
-}
-
-public struct InferenceError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
 }
 
 /// The truncation trick: w' = w_avg + psi (w - w_avg) on the first `cutoff` layers (all if nil).
@@ -32,8 +27,8 @@ public struct Truncation {
     public var cutoff: Int?
 
     public init(psi: Float, cutoff: Int? = nil) throws {
-        guard psi.isFinite, abs(psi) <= 2 else { throw InferenceError("truncation psi \(psi) is outside [-2, 2]") }
-        if let cutoff, cutoff < 1 { throw InferenceError("truncation cutoff \(cutoff) must be at least 1") }
+        guard psi.isFinite, abs(psi) <= 2 else { throw StyleGANError.inference("truncation psi \(psi) is outside [-2, 2]") }
+        if let cutoff, cutoff < 1 { throw StyleGANError.inference("truncation cutoff \(cutoff) must be at least 1") }
         self.psi = psi
         self.cutoff = cutoff
     }
@@ -42,7 +37,7 @@ public struct Truncation {
     public func apply(_ ws: Tensor, wAvg: Tensor) throws -> Tensor {
         let layers = ws.shape[1]
         let cut = cutoff ?? layers
-        guard cut <= layers else { throw InferenceError("truncation cutoff \(cut) is past the network's \(layers) layers") }
+        guard cut <= layers else { throw StyleGANError.inference("truncation cutoff \(cut) is past the network's \(layers) layers") }
         let avg = wAvg.reshaped([1, 1, -1])
         let truncated = avg + (ws - avg) * psi
         if cut == layers { return truncated }
@@ -97,10 +92,10 @@ public struct Synthesizer {
     /// with at least this network's layers (W+).
     public func styles(wFile path: String) throws -> Tensor {
         let w: Tensor
-        do { w = try NumPy.read(path) } catch { throw InferenceError("\(error)") }
+        do { w = try NumPy.read(path) } catch { throw StyleGANError.inference("\(error)") }
         let d = generator.config.wDim
         guard w.rank == 2, w.shape[1] == d, w.shape[0] == 1 || w.shape[0] >= layerCount else {
-            throw InferenceError("\(path): w of shape \(w.shape); this network needs [1, \(d)] or [\(layerCount), \(d)]")
+            throw StyleGANError.inference("\(path): w of shape \(w.shape); this network needs [1, \(d)] or [\(layerCount), \(d)]")
         }
         if w.shape[0] == 1 { return generator.broadcast(w).narrow(axis: 1, start: 0, length: layerCount).copy() }
         return w.narrow(axis: 0, start: 0, length: layerCount).reshaped([1, layerCount, d]).copy()
@@ -111,7 +106,7 @@ public struct Synthesizer {
         let z = try NumPy.read(path)
         let zDim = generator.config.zDim
         guard z.rank == 2, z.shape[1] == zDim, z.shape[0] >= 1 else {
-            throw InferenceError("\(path): latents of shape \(z.shape); this network needs [N, \(zDim)]")
+            throw StyleGANError.inference("\(path): latents of shape \(z.shape); this network needs [N, \(zDim)]")
         }
         return (0..<z.shape[0]).map { z.narrow(axis: 0, start: $0, length: 1).copy() }
     }

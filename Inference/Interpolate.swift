@@ -28,10 +28,10 @@ public func interpolationFrames(_ s: Synthesizer, seeds: [Int], framesPerSegment
 /// The same through key frames that may be given styles (a projected photo), in w only.
 public func interpolationFrames(_ s: Synthesizer, keys: [LatentKey], framesPerSegment: Int, space: LatentSpace,
                                 loop: Bool, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> [Image] {
-    guard keys.count >= 2 else { throw InferenceError("interpolation needs at least two seeds or key frames") }
-    guard framesPerSegment >= 1 else { throw InferenceError("--frames must be at least 1") }
+    guard keys.count >= 2 else { throw StyleGANError.inference("interpolation needs at least two seeds or key frames") }
+    guard framesPerSegment >= 1 else { throw StyleGANError.inference("--frames must be at least 1") }
     if space == .z, keys.contains(where: { if case .styles = $0 { return true } else { return false } }) {
-        throw InferenceError("a projected w has no z: interpolate it with --space w")
+        throw StyleGANError.inference("a projected w has no z: interpolate it with --space w")
     }
     let stops = loop ? keys + [keys[0]] : keys
     // The first key's noise for every frame.
@@ -74,7 +74,7 @@ public func encodeVideo(folder: String, fps: Int = 30, output: String) throws {
     try which.run()
     which.waitUntilExit()
     guard which.terminationStatus == 0 else {
-        throw InferenceError("--video needs ffmpeg on PATH (e.g. apt-get install ffmpeg); the PNG frames are written")
+        throw StyleGANError.inference("--video needs ffmpeg on PATH (e.g. apt-get install ffmpeg); the PNG frames are written")
     }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -82,5 +82,5 @@ public func encodeVideo(folder: String, fps: Int = 30, output: String) throws {
                    "-c:v", "libx264", "-pix_fmt", "yuv420p", output]
     try p.run()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw InferenceError("ffmpeg failed (exit \(p.terminationStatus)) writing \(output)") }
+    guard p.terminationStatus == 0 else { throw StyleGANError.inference("ffmpeg failed (exit \(p.terminationStatus)) writing \(output)") }
 }

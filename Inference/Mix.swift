@@ -15,7 +15,7 @@ public enum StyleLayers {
         case "fine": self = .fine
         default:
             do { self = .list(try parseSeeds(text)) } catch {
-                throw InferenceError("bad --styles '\(text)': use coarse, middle, fine or layer indices like 0-3 or 4,5")
+                throw StyleGANError.inference("bad --styles '\(text)': use coarse, middle, fine or layer indices like 0-3 or 4,5")
             }
         }
     }
@@ -30,7 +30,7 @@ public enum StyleLayers {
         case .fine: return all.filter { resolutionOf($0) >= 64 }
         case .list(let l):
             if let bad = l.first(where: { $0 >= layerCount }) {
-                throw InferenceError("style layer \(bad) is past the network's \(layerCount) layers (0-\(layerCount - 1))")
+                throw StyleGANError.inference("style layer \(bad) is past the network's \(layerCount) layers (0-\(layerCount - 1))")
             }
             return l
         }

@@ -1,7 +1,6 @@
 // Adam over a network's named parameters, on the fused C kernel. Equalised learning rate needs
 // nothing special here: the run-time weight scale already gives every layer the same effective
 // step (and the mapping network its 0.01x through its lr multiplier).
-import CKernels
 import StyleGAN
 
 public final class Adam {
@@ -33,7 +32,7 @@ public final class Adam {
             guard let g = p.grad else { continue }
             if v[i] == nil { v[i] = Tensor(zeros: p.shape) }
             if beta1 != 0 && m[i] == nil { m[i] = Tensor(zeros: p.shape) }
-            adam_update(p.data, m[i]?.data, v[i]!.data, g.data, p.count, learningRate, beta1, beta2, epsilon, step)
+            p.adamUpdate(gradient: g, m: m[i], v: v[i]!, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, step: step)
             p.grad = nil
         }
     }
@@ -60,11 +59,11 @@ public final class Adam {
     public func load(state: [String: Tensor], prefix: String, step: Int) throws {
         for (i, (name, p)) in parameters.enumerated() {
             guard let sm = state["\(prefix).m.\(name)"], let sv = state["\(prefix).v.\(name)"], sm.shape == p.shape, sv.shape == p.shape else {
-                throw TrainingError("checkpoint lacks the optimiser state of \(name) (\(prefix))")
+                throw StyleGANError.training("checkpoint lacks the optimiser state of \(name) (\(prefix))")
             }
             // All-zero moments (a layer not trained yet) stay unmade, as in a fresh run; with
             // beta1 = 0 the first moment is not used.
-            let zero = { (t: Tensor) in (0..<t.count).allSatisfy { t.data[$0] == 0 } }
+            let zero = { (t: Tensor) in t.withUnsafeBufferPointer { $0.allSatisfy { $0 == 0 } } }
             m[i] = beta1 == 0 || zero(sm) ? nil : sm.copy()
             v[i] = zero(sv) ? nil : sv.copy()
         }
@@ -72,7 +71,3 @@ public final class Adam {
     }
 }
 
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

@@ -28,7 +28,7 @@ public final class Collective {
     public static func world() throws -> Collective {
         var err = [CChar](repeating: 0, count: 512)
         guard sgm_init(&err, err.count) == 0 else {
-            throw TrainingError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw StyleGANError.training(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return Collective(rank: Int(sgm_rank()), size: Int(sgm_size()), joined: true)
     }
@@ -60,7 +60,7 @@ public final class Collective {
 
     /// Root's tensor data copied into every rank's tensor (same shapes everywhere).
     public func broadcast(_ t: Tensor, root: Int = 0) {
-        if joined && size > 1 { sgm_broadcast(t.data, t.count * MemoryLayout<Float>.size, Int32(root)) }
+        if joined && size > 1 { t.withUnsafeMutableBufferPointer { sgm_broadcast($0.baseAddress, $0.count * MemoryLayout<Float>.size, Int32(root)) } }
     }
 
     /// Root's values on every rank.

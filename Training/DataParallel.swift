@@ -71,7 +71,7 @@ final class GradientAverager {
         }
         var offset = 0
         for g in grads {
-            (buffer + offset).update(from: g.data, count: g.count)
+            g.withUnsafeBufferPointer { (buffer + offset).update(from: $0.baseAddress!, count: $0.count) }
             offset += g.count
         }
         return n
@@ -81,10 +81,12 @@ final class GradientAverager {
     func scatter(_ grads: [Tensor], scale: Float) {
         var offset = 0
         for g in grads {
-            if scale == 1 {
-                g.data.update(from: buffer + offset, count: g.count)
-            } else {
-                ew_affine(g.data, buffer + offset, scale, 0, g.count)
+            g.withUnsafeMutableBufferPointer { dst in
+                if scale == 1 {
+                    dst.baseAddress!.update(from: buffer + offset, count: dst.count)
+                } else {
+                    ew_affine(dst.baseAddress, buffer + offset, scale, 0, dst.count)
+                }
             }
             offset += g.count
         }
@@ -96,8 +98,9 @@ final class GradientAverager {
 public func stateChecksum(_ tensors: [Tensor]) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325
     for t in tensors {
-        let words = UnsafeRawPointer(t.data).assumingMemoryBound(to: UInt32.self)
-        for i in 0..<t.count { h = (h ^ UInt64(words[i])) &* 0x0000_0100_0000_01B3 }
+        t.withUnsafeBufferPointer { values in
+            for x in values { h = (h ^ UInt64(x.bitPattern)) &* 0x0000_0100_0000_01B3 }
+        }
     }
     return h
 }

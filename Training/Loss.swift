@@ -28,7 +28,7 @@ public enum Loss: Equatable {
         case "minimax": self = .minimax
         case "wgan": self = .wgan(clip: 0.01)
         case "relativistic": self = .relativistic
-        default: throw TrainingError("unknown loss '\(name)'; choose one of: \(Loss.names.joined(separator: ", "))")
+        default: throw StyleGANError.training("unknown loss '\(name)'; choose one of: \(Loss.names.joined(separator: ", "))")
         }
     }
 

@@ -30,7 +30,7 @@ public struct DatasetPreparer {
     public init(source: String, dest: String, resolution: Int = 256, mirror: Bool = false,
                 force: Bool = false, showProgress: Bool = false) throws {
         guard DatasetManifest.isValidResolution(resolution) else {
-            throw DatasetError("--resolution \(resolution) is not a power of two in 4...1024")
+            throw StyleGANError.dataset("--resolution \(resolution) is not a power of two in 4...1024")
         }
         (self.source, self.dest, self.resolution, self.mirror, self.force, self.showProgress) =
             (source, dest, resolution, mirror, force, showProgress)
@@ -43,20 +43,20 @@ public struct DatasetPreparer {
         let destDir = URL(fileURLWithPath: dest).standardizedFileURL.path
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: sourceDir, isDirectory: &isDir), isDir.boolValue else {
-            throw DatasetError("--source \(source) is not a folder")
+            throw StyleGANError.dataset("--source \(source) is not a folder")
         }
         let replacing = try checkDestination(destDir)
         removeStalePartials(of: destDir)
 
         var skipped: [DatasetManifest.Skipped] = []
         let files = listFiles(under: sourceDir, excluding: destDir, skipped: &skipped)
-        guard !files.isEmpty else { throw DatasetError("no files under \(source)") }
+        guard !files.isEmpty else { throw StyleGANError.dataset("no files under \(source)") }
 
         let partial = destDir + ".partial-\(getpid())"
         do {
             try fm.createDirectory(atPath: partial, withIntermediateDirectories: false)
         } catch {
-            throw DatasetError("cannot create \(partial): \((error as NSError).localizedDescription)")
+            throw StyleGANError.dataset("cannot create \(partial): \((error as NSError).localizedDescription)")
         }
         var finished = false
         defer { if !finished { try? fm.removeItem(atPath: partial) } }
@@ -66,7 +66,7 @@ public struct DatasetPreparer {
         skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         guard count > 0 else {
             let examples = skipped.prefix(5).map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
-            throw DatasetError("no readable images under \(source): all \(files.count) files were skipped, e.g.\n\(examples)")
+            throw StyleGANError.dataset("no readable images under \(source): all \(files.count) files were skipped, e.g.\n\(examples)")
         }
 
         let manifest = DatasetManifest(count: count, resolution: resolution, mirror: mirror, source: sourceDir, skipped: skipped)
@@ -88,22 +88,22 @@ public struct DatasetPreparer {
         do {
             try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw DatasetError("cannot create \(parent): \((error as NSError).localizedDescription)")
+            throw StyleGANError.dataset("cannot create \(parent): \((error as NSError).localizedDescription)")
         }
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: destDir, isDirectory: &isDir) else { return false }
-        guard isDir.boolValue else { throw DatasetError("--dest \(dest) exists and is a file") }
+        guard isDir.boolValue else { throw StyleGANError.dataset("--dest \(dest) exists and is a file") }
         let contents = (try? fm.contentsOfDirectory(atPath: destDir)) ?? []
         if contents.isEmpty { return false }
         guard force else {
-            throw DatasetError("--dest \(dest) already exists and is not empty; choose another folder, or pass --force to replace a prepared dataset")
+            throw StyleGANError.dataset("--dest \(dest) already exists and is not empty; choose another folder, or pass --force to replace a prepared dataset")
         }
         // --force must not delete a folder of someone's photos given as --dest by mistake.
         let manifest = destDir + "/" + DatasetManifest.fileName
         guard let data = fm.contents(atPath: manifest),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               json["format"] as? String == DatasetManifest.formatName else {
-            throw DatasetError("--dest \(dest) is not a prepared dataset (no valid \(DatasetManifest.fileName)); --force only replaces prepared datasets, remove it yourself if you mean to")
+            throw StyleGANError.dataset("--dest \(dest) is not a prepared dataset (no valid \(DatasetManifest.fileName)); --force only replaces prepared datasets, remove it yourself if you mean to")
         }
         return true
     }
@@ -126,19 +126,19 @@ public struct DatasetPreparer {
             // Two renames: DATA is briefly absent, never half-written.
             let old = destDir + ".replaced-\(getpid())"
             guard rename(destDir, old) == 0 else {
-                throw DatasetError("cannot move the old \(dest) aside: \(String(cString: strerror(errno)))")
+                throw StyleGANError.dataset("cannot move the old \(dest) aside: \(String(cString: strerror(errno)))")
             }
             guard rename(partial, destDir) == 0 else {
                 let reason = String(cString: strerror(errno))
                 rename(old, destDir)
-                throw DatasetError("cannot rename \(partial) to \(dest): \(reason)")
+                throw StyleGANError.dataset("cannot rename \(partial) to \(dest): \(reason)")
             }
             try? FileManager.default.removeItem(atPath: old)
         } else {
             // rename(2) replaces an empty folder and fails on a non-empty one, so a DATA made by
             // someone else meanwhile is not overwritten.
             guard rename(partial, destDir) == 0 else {
-                throw DatasetError("cannot rename \(partial) to \(dest): \(String(cString: strerror(errno)))")
+                throw StyleGANError.dataset("cannot rename \(partial) to \(dest): \(String(cString: strerror(errno)))")
             }
         }
         let fd = open(parent, O_RDONLY)
@@ -206,7 +206,7 @@ public struct DatasetPreparer {
         for r in levelRes {
             let file = partial + "/" + DatasetManifest.levelFileName(r)
             let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            guard fd >= 0 else { throw DatasetError("cannot create \(file): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw StyleGANError.dataset("cannot create \(file): \(String(cString: strerror(errno)))") }
             fds.append(fd)
         }
 
@@ -246,7 +246,7 @@ public struct DatasetPreparer {
         }
         progress?.finish()
         for (l, fd) in fds.enumerated() where fsync(fd) != 0 {
-            throw DatasetError("\(partial)/\(DatasetManifest.levelFileName(levelRes[l])): fsync failed: \(String(cString: strerror(errno)))")
+            throw StyleGANError.dataset("\(partial)/\(DatasetManifest.levelFileName(levelRes[l])): fsync failed: \(String(cString: strerror(errno)))")
         }
         return (count, failures)
     }
@@ -287,7 +287,7 @@ private func writeAll(_ fd: Int32, _ p: UnsafePointer<UInt8>, _ n: Int, file: St
         let k = write(fd, p + done, n - done)
         if k < 0 {
             if errno == EINTR { continue }
-            throw DatasetError("\(file): write failed: \(String(cString: strerror(errno)))")
+            throw StyleGANError.dataset("\(file): write failed: \(String(cString: strerror(errno)))")
         }
         done += k
     }

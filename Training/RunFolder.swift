@@ -12,11 +12,11 @@ public struct RunFolder {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError("cannot create output folder \(path): \((error as NSError).localizedDescription)")
+            throw StyleGANError.training("cannot create output folder \(path): \((error as NSError).localizedDescription)")
         }
         let probe = path + "/.write-test-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
-            throw TrainingError("output folder \(path) is not writable")
+            throw StyleGANError.training("output folder \(path) is not writable")
         }
         try? FileManager.default.removeItem(atPath: probe)
         // Temporary files of a run killed while writing: never complete, safe to remove.

@@ -59,7 +59,7 @@ extension Trainer {
                 // receive the state it reloads (they may not see the run folder at all).
                 let canRollBack = collective.broadcast([failures <= options.maxRetries && lastGood != nil ? 1 : 0])[0] == 1
                 guard canRollBack else {
-                    throw TrainingError("training diverged: non-finite loss or gradient in \(pos.name) at \(String(format: "%.3f", Double(nimg) / 1000)) kimg, \(failures) time(s); the last good checkpoint is \(lastGood ?? "none")")
+                    throw StyleGANError.training("training diverged: non-finite loss or gradient in \(pos.name) at \(String(format: "%.3f", Double(nimg) / 1000)) kimg, \(failures) time(s); the last good checkpoint is \(lastGood ?? "none")")
                 }
                 let back = lastGood ?? "rank 0's last checkpoint"
                 try rollBack(to: back)
@@ -167,12 +167,12 @@ struct SnapshotMetric {
     init(_ name: String) throws {
         let lower = name.lowercased()
         guard let kind = Kind(rawValue: String(lower.prefix(3))) else {
-            throw TrainingError("--metrics \(name): use fid or kid with an image count, e.g. fid5k or kid2000")
+            throw StyleGANError.training("--metrics \(name): use fid or kid with an image count, e.g. fid5k or kid2000")
         }
         var digits = lower.dropFirst(3)
         var scale = 1
         if digits.hasSuffix("k") { digits = digits.dropLast(); scale = 1000 }
-        guard let n = Int(digits), n * scale >= 2 else { throw TrainingError("--metrics \(name): the image count must be at least 2 (e.g. fid5k)") }
+        guard let n = Int(digits), n * scale >= 2 else { throw StyleGANError.training("--metrics \(name): the image count must be at least 2 (e.g. fid5k)") }
         (self.kind, count, self.name) = (kind, n * scale, lower)
     }
 }

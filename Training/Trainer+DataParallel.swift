@@ -10,10 +10,10 @@ extension Trainer {
     static func checkShards(batch b: Int, resolution r: Int, ranks: Int, groupSize: Int) throws {
         guard ranks > 1 else { return }
         guard b % ranks == 0 else {
-            throw TrainingError("batch \(b) at \(r) px does not split evenly over \(ranks) processes; use a batch that is a multiple of \(ranks)")
+            throw StyleGANError.training("batch \(b) at \(r) px does not split evenly over \(ranks) processes; use a batch that is a multiple of \(ranks)")
         }
         if groupSize > 1 && (b / ranks) % groupSize != 0 {
-            throw TrainingError("batch \(b) at \(r) px gives each of \(ranks) processes \(b / ranks) images, not a multiple of the minibatch-stddev group size \(groupSize); use a batch that is a multiple of \(ranks * groupSize)")
+            throw StyleGANError.training("batch \(b) at \(r) px gives each of \(ranks) processes \(b / ranks) images, not a multiple of the minibatch-stddev group size \(groupSize); use a batch that is a multiple of \(ranks * groupSize)")
         }
     }
 
@@ -35,7 +35,7 @@ extension Trainer {
         guard collective.size > 1 else { return }
         let mine = stateSummary
         guard collective.min(mine) == collective.max(mine) else {
-            throw TrainingError("the \(collective.size) processes do not start from the same state (rank \(collective.rank): \(Int(mine[0])) images shown); when resuming, every host needs the same checkpoint at the same path (a shared run folder, or a copy)")
+            throw StyleGANError.training("the \(collective.size) processes do not start from the same state (rank \(collective.rank): \(Int(mine[0])) images shown); when resuming, every host needs the same checkpoint at the same path (a shared run folder, or a copy)")
         }
     }
 

@@ -124,11 +124,11 @@ public final class Trainer {
         }
         var pretrained: Checkpoint?
         if let source = options.resumeFrom {
-            guard options.resume == nil else { throw TrainingError("--resume-from starts a new run; it cannot be combined with --resume") }
+            guard options.resume == nil else { throw StyleGANError.training("--resume-from starts a new run; it cannot be combined with --resume") }
             guard run.checkpoints().isEmpty else {
-                throw TrainingError("\(run.path) already holds a run; continue it with --resume latest, or give --resume-from a new --outdir")
+                throw StyleGANError.training("\(run.path) already holds a run; continue it with --resume latest, or give --resume-from a new --outdir")
             }
-            var p = try Trainer.pretrainedCheckpoint(source, seed: options.seed)
+            let p = try Trainer.pretrainedCheckpoint(source, seed: options.seed)
             if let b = options.batch { (p.config.batchSize, p.config.batchByResolution) = (b, nil) }
             if let k = options.phaseKimg { p.config.phaseKimg = k }
             config = p.config
@@ -137,7 +137,7 @@ public final class Trainer {
         let saved: TrainingState?
         if let resumed {
             guard let s = try TrainingState(metadata: resumed.extraMetadata) else {
-                throw TrainingError("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
+                throw StyleGANError.training("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
             }
             saved = s
         } else {
@@ -154,12 +154,12 @@ public final class Trainer {
         // Refused before any step when the network is missing (its error says how to get it).
         inception = metrics.isEmpty ? nil : try InceptionV3.load(options.inceptionPath)
         let final = min(Trainer.setting("resolution", given: options.resolution, run: recorded.resolution, default: config.resolution), config.resolution)
-        guard config.resolutions.contains(final) else { throw TrainingError("--resolution \(final) is not one of \(config.resolutions)") }
-        guard dataset.resolution >= 4 else { throw TrainingError("dataset resolution \(dataset.resolution) too small") }
+        guard config.resolutions.contains(final) else { throw StyleGANError.training("--resolution \(final) is not one of \(config.resolutions)") }
+        guard dataset.resolution >= 4 else { throw StyleGANError.training("dataset resolution \(dataset.resolution) too small") }
         finalResolution = final
         let start = pretrained?.resolution ?? recorded.startResolution ?? 4
         guard dataset.resolution >= start, final >= start else {
-            throw TrainingError("the pretrained network is \(start)x\(start) but the data is \(dataset.resolution)x\(dataset.resolution)"
+            throw StyleGANError.training("the pretrained network is \(start)x\(start) but the data is \(dataset.resolution)x\(dataset.resolution)"
                                 + (final < start ? " and --resolution \(final)" : "") + "; prepare the data at \(start) px")
         }
         startResolution = start
@@ -168,7 +168,7 @@ public final class Trainer {
         for r in config.resolutions {
             let b = config.batchSize(at: r), group = min(config.mbstdGroupSize, b)
             guard config.mbstdGroupSize <= 1 || b % group == 0 else {
-                throw TrainingError("batch \(b) at \(r) px is not divisible by the minibatch-stddev group size \(group)")
+                throw StyleGANError.training("batch \(b) at \(r) px is not divisible by the minibatch-stddev group size \(group)")
             }
             try Trainer.checkShards(batch: b, resolution: r, ranks: options.collective.size, groupSize: config.mbstdGroupSize)
         }
@@ -186,7 +186,7 @@ public final class Trainer {
         freezeMapping = Trainer.setting("freeze-mapping", given: options.freezeMapping, run: recorded.freezeMapping, default: false)
         let dBlocks = log2(schedule.finalResolution) - 1  // blocks 8 px and up, and the 4x4 epilogue
         guard (0...dBlocks).contains(freezeD) else {
-            throw TrainingError("--freeze-d \(freezeD): D has \(dBlocks) blocks at \(schedule.finalResolution) px")
+            throw StyleGANError.training("--freeze-d \(freezeD): D has \(dBlocks) blocks at \(schedule.finalResolution) px")
         }
         dWarmupKimg = Trainer.setting("d-warmup-kimg", given: options.dWarmupKimg, run: recorded.dWarmupKimg, default: 0)
         let frozen = TrainingStep.frozenNames(gan, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
@@ -230,7 +230,7 @@ public final class Trainer {
             (p.kimg, p.resolution, p.alpha) = (w.kimg, w.resolution, w.alpha)
         }
         guard p.alpha == 1 else {
-            throw TrainingError("\(path) was saved during a fade-in (alpha \(p.alpha)); start from a checkpoint of a stable phase")
+            throw StyleGANError.training("\(path) was saved during a fade-in (alpha \(p.alpha)); start from a checkpoint of a stable phase")
         }
         p.extraMetadata = [:]
         p.kimg = 0
@@ -247,7 +247,7 @@ public final class Trainer {
                 lastError = error
             }
         }
-        throw TrainingError("--resume latest: no usable checkpoint in \(run.path)" + (lastError.map { " (\($0))" } ?? ""))
+        throw StyleGANError.training("--resume latest: no usable checkpoint in \(run.path)" + (lastError.map { " (\($0))" } ?? ""))
     }
 
     // MARK: - State in checkpoints
@@ -272,7 +272,7 @@ public final class Trainer {
         let path = run.checkpointPath(nimg: nimg)
         guard collective.isRoot else { return path }
         do { try ckpt.save(to: path) } catch {
-            throw TrainingError("could not write checkpoint \(path): \(error). Earlier checkpoints are intact; free space or fix the folder, then resume with --resume latest")
+            throw StyleGANError.training("could not write checkpoint \(path): \(error). Earlier checkpoints are intact; free space or fix the folder, then resume with --resume latest")
         }
         run.prune(keep: options.keepCheckpoints)
         return path
@@ -292,7 +292,7 @@ public final class Trainer {
         guard collective.isRoot else { return receiveStateFromRoot() }
         let r = try Checkpoint.load(from: path)
         GradMode.withoutGrad { assignByName(gan.namedTensors, from: r.gan.namedTensors) }
-        guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw TrainingError("\(path) has no training state") }
+        guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw StyleGANError.training("\(path) has no training state") }
         let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
         try restoreState(saved, r.state)
         (nimg, iteration, lrScale) = (keepN, keepI, keepScale)
@@ -307,7 +307,8 @@ public final class Trainer {
             let epoch = s / dataset.count
             if permutation.epoch != epoch {
                 let keys = Tensor(randomUniform: [dataset.count], seed: seed, stream: Stream.data.rawValue, step: UInt32(epoch))
-                permutation = (epoch, (0..<dataset.count).sorted { (keys.data[$0], $0) < (keys.data[$1], $1) })
+                let k = keys.scalars
+                permutation = (epoch, (0..<dataset.count).sorted { (k[$0], $0) < (k[$1], $1) })
             }
             return permutation.order[s % dataset.count]
         }

@@ -41,7 +41,7 @@ public struct TrainingState: Codable, Equatable {
             let decoder = JSONDecoder()
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             do { self = try decoder.decode(TrainingState.self, from: Data(json.utf8)) } catch {
-                throw TrainingError("checkpoint metadata '\(TrainingState.key)' is not readable: \(error)")
+                throw StyleGANError.training("checkpoint metadata '\(TrainingState.key)' is not readable: \(error)")
             }
             return
         }

@@ -96,7 +96,7 @@ public final class TrainingStep {
             let g = networks.generator
             let mean = w.mean(axes: [0], keepDims: false)
             if collective.size > 1 {
-                collective.sum(mean.data, count: mean.count)
+                mean.withUnsafeMutableBufferPointer { collective.sum($0.baseAddress!, count: $0.count) }
                 mean.scaleInPlace(by: 1 / Float(collective.size))
             }
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
@@ -184,7 +184,7 @@ public final class TrainingStep {
         let trainable = Set(adamD.parameters.map { ObjectIdentifier($0.1) })
         for (p, scale) in d.runtimeScales where trainable.contains(ObjectIdentifier(p)) {
             let bound = clip / scale
-            for i in 0..<p.count { p.data[i] = min(max(p.data[i], -bound), bound) }
+            p.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = min(max($0[i], -bound), bound) } }
         }
     }
 

@@ -29,9 +29,9 @@ struct DirectionsCommand: ParsableCommand {
         if method == .labels {
             guard let latents, let labels else { throw ValidationError("--method labels needs --latents and --labels") }
             let w: Tensor
-            do { w = try NumPy.read(latents) } catch { throw InferenceError("\(error)") }
+            do { w = try NumPy.read(latents) } catch { throw StyleGANError.inference("\(error)") }
             guard w.rank == 2, w.shape[1] == synth.generator.config.wDim else {
-                throw InferenceError("\(latents): latents of shape \(w.shape); this network needs [N, \(synth.generator.config.wDim)]")
+                throw StyleGANError.inference("\(latents): latents of shape \(w.shape); this network needs [N, \(synth.generator.config.wDim)]")
             }
             let direction = try Directions.fromLabels(latents: w, labels: try Directions.readLabels(labels))
             try makeOutputFolder(outdir)

@@ -75,11 +75,9 @@ struct Generate: ParsableCommand {
         }
         if saveW {
             let d = synth.generator.config.wDim
-            let ws = Tensor(uninitialized: [seedList.count, d])
-            for (i, seed) in seedList.enumerated() {
-                let w = try synth.styles(seed: seed, truncation: nil)
-                (ws.data + i * d).update(from: w.data, count: d)
-            }
+            // Untruncated w is the same on every layer: keep the first.
+            let ws = Tensor(try seedList.flatMap { try synth.styles(seed: $0, truncation: nil).scalars.prefix(d) },
+                            shape: [seedList.count, d])
             try NumPy.write(ws, to: "\(outdir)/ws.npy")
         }
         if grid {

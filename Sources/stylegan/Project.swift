@@ -27,12 +27,12 @@ struct Project: ParsableCommand {
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard pixelWeight >= 0, perceptualWeight >= 0, pixelWeight + perceptualWeight > 0 else { throw ValidationError("the distance weights must be >= 0, not both 0") }
-        guard FileManager.default.fileExists(atPath: target) else { throw InferenceError("\(target): no such file") }
+        guard FileManager.default.fileExists(atPath: target) else { throw StyleGANError.inference("\(target): no such file") }
         let weights = try GeneratorWeights.load(from: network)
         let r = weights.resolution
         let image: Image
-        do { image = try Image.read(target).centreSquare(resolution: r) } catch let e as ImageError {
-            throw InferenceError(e.description.hasPrefix(target) ? e.description : "\(target): \(e.description)")
+        do { image = try Image.read(target).centreSquare(resolution: r) } catch let e as StyleGANError where e.domain == .image {
+            throw StyleGANError.inference(e.description.hasPrefix(target) ? e.description : "\(target): \(e.description)")
         }
         try makeOutputFolder(outdir)
         var options = ProjectionOptions()

@@ -46,8 +46,8 @@ struct DirectionsTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("dir-\(getpid()).npy").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try NumPy.write(Tensor(randomNormal: [3, 7], seed: 3), to: path)
-        #expect(throws: InferenceError.self) { try loadDirection(path, wDim: 8) }  // wrong size
-        #expect(throws: InferenceError.self) { try loadDirection(path, index: 5, wDim: 7) }  // no such row
+        expectError(.inference) { try loadDirection(path, wDim: 8) }  // wrong size
+        expectError(.inference) { try loadDirection(path, index: 5, wDim: 7) }  // no such row
         #expect(try loadDirection(path, index: 2, wDim: 7).shape == [1, 7])
     }
 
@@ -66,7 +66,7 @@ struct DirectionsTests {
         let dir = try Directions.fromLabels(latents: w, labels: try Directions.readLabels(csv))
         let cosine = zip(dir.scalars, v).reduce(Float(0)) { $0 + $1.0 * $1.1 }
         #expect(cosine > 0.9, "cosine \(cosine)")
-        #expect(throws: InferenceError.self) { try Directions.fromLabels(latents: w, labels: [Float](repeating: 1, count: n)) }
-        #expect(throws: InferenceError.self) { try Directions.fromLabels(latents: w, labels: [1, 0]) }
+        expectError(.inference) { try Directions.fromLabels(latents: w, labels: [Float](repeating: 1, count: n)) }
+        expectError(.inference) { try Directions.fromLabels(latents: w, labels: [1, 0]) }
     }
 }

@@ -24,7 +24,7 @@ struct GenerateTests {
         #expect(try parseSeeds("0-3,12") == [0, 1, 2, 3, 12])
         #expect(try parseSeeds("7") == [7])
         for bad in ["5-2", "abc", "", "1,,2", "-3", "1-2-3", "4-x"] {
-            #expect(throws: InferenceError.self, "'\(bad)' should be rejected") { try parseSeeds(bad) }
+            expectError(.inference, "'\(bad)' should be rejected") { try parseSeeds(bad) }
         }
     }
 
@@ -52,8 +52,8 @@ struct GenerateTests {
         let layers = s.layerCount
         #expect(cut.narrow(axis: 1, start: 2, length: layers - 2).scalars == full.narrow(axis: 1, start: 2, length: layers - 2).scalars)
         #expect(cut.narrow(axis: 1, start: 0, length: 2).scalars != full.narrow(axis: 1, start: 0, length: 2).scalars)
-        #expect(throws: InferenceError.self) { try s.styles(seed: 1, truncation: try Truncation(psi: 0.5, cutoff: layers + 1)) }
-        #expect(throws: InferenceError.self) { try Truncation(psi: 2.5) }
+        expectError(.inference) { try s.styles(seed: 1, truncation: try Truncation(psi: 0.5, cutoff: layers + 1)) }
+        expectError(.inference) { try Truncation(psi: 2.5) }
     }
 
     /// Seeds made as one batch (metrics, snapshots) are the images `generate` makes of each seed.

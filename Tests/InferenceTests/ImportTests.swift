@@ -102,8 +102,8 @@ struct ImportTests {
         #expect(try bare.build().checkpoint == nil)
         for (k, t) in bare.tensors { #expect(maxAbsDiff(t, full.tensors[k]!) == 0, "\(k)") }
         // Without --resolution (and no size in the name) the importer cannot know it.
-        #expect(throws: ImportError.self) { try ImportedNetworks.read(importFixture("rosinality-8.pt")) }
-        #expect(throws: ImportError.self) { try ImportedNetworks.read(importFixture("rosinality-8.pt"), resolution: 2048) }
+        expectError(.importing) { try ImportedNetworks.read(importFixture("rosinality-8.pt")) }
+        expectError(.importing) { try ImportedNetworks.read(importFixture("rosinality-8.pt"), resolution: 2048) }
         #expect(Rosinality.resolutionFromName("stylegan-256px-new.model") == 256 && Rosinality.resolutionFromName("train_step-7.model") == 256)
     }
 

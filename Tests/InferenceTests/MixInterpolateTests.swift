@@ -12,8 +12,8 @@ struct MixInterpolateTests {
         #expect(try StyleLayers.middle.layers(layerCount: 10) == [4, 5, 6, 7])
         #expect(try StyleLayers.fine.layers(layerCount: 10) == [8, 9])
         #expect(try StyleLayers(parsing: "0-2").layers(layerCount: 10) == [0, 1, 2])
-        #expect(throws: InferenceError.self) { try StyleLayers(parsing: "0-12").layers(layerCount: 10) }
-        #expect(throws: InferenceError.self) { try StyleLayers(parsing: "big") }
+        expectError(.inference) { try StyleLayers(parsing: "0-12").layers(layerCount: 10) }
+        expectError(.inference) { try StyleLayers(parsing: "big") }
     }
 
     @Test func mixingNoLayersIsTheRowImageAndAllLayersTheColumnImage() throws {
@@ -72,6 +72,6 @@ struct MixInterpolateTests {
         let framesSeed = try interpolationFrames(s, keys: [.seed(4), .seed(6)], framesPerSegment: 3, space: .w, loop: false, noise: .const)
         let framesFile = try interpolationFrames(s, keys: [fromFile, .seed(6)], framesPerSegment: 3, space: .w, loop: false, noise: .const)
         #expect(zip(framesSeed, framesFile).allSatisfy { $0.pixels == $1.pixels })
-        #expect(throws: InferenceError.self) { try interpolationFrames(s, keys: [fromFile, .seed(6)], framesPerSegment: 3, space: .z, loop: false) }
+        expectError(.inference) { try interpolationFrames(s, keys: [fromFile, .seed(6)], framesPerSegment: 3, space: .z, loop: false) }
     }
 }

@@ -24,8 +24,8 @@ struct SafetensorsTests {
         #expect(f.names == ["a", "b"])
         #expect(try f.tensor("a", shape: [3, 4, 5]).scalars == a.scalars)
         #expect(try f.tensor("b").scalars == b.scalars)  // exactly representable in F16
-        #expect(throws: SafetensorsError.self) { try f.tensor("a", shape: [5, 4, 3]) }
-        #expect(throws: SafetensorsError.self) { try f.tensor("missing") }
+        expectError(.safetensors) { try f.tensor("a", shape: [5, 4, 3]) }
+        expectError(.safetensors) { try f.tensor("missing") }
         try FileManager.default.removeItem(atPath: path)
     }
 
@@ -51,6 +51,6 @@ struct SafetensorsTests {
     }
 
     @Test func missingFileIsAnError() {
-        #expect(throws: SafetensorsError.self) { try SafetensorsFile.read("/nonexistent/file.safetensors") }
+        expectError(.safetensors) { try SafetensorsFile.read("/nonexistent/file.safetensors") }
     }
 }

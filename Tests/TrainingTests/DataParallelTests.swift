@@ -55,8 +55,8 @@ struct DataParallelTests {
                 }
             }
         }
-        #expect(throws: TrainingError.self) { try Trainer.checkShards(batch: 8, resolution: 4, ranks: 3, groupSize: 4) }
-        #expect(throws: TrainingError.self) { try Trainer.checkShards(batch: 8, resolution: 4, ranks: 4, groupSize: 4) }
+        expectError(.training) { try Trainer.checkShards(batch: 8, resolution: 4, ranks: 3, groupSize: 4) }
+        expectError(.training) { try Trainer.checkShards(batch: 8, resolution: 4, ranks: 4, groupSize: 4) }
         #expect(throws: Never.self) { try Trainer.checkShards(batch: 8, resolution: 4, ranks: 2, groupSize: 4) }
     }
 

@@ -214,7 +214,7 @@ struct LossTests {
 
     @Test func namesRoundTrip() throws {
         for name in Loss.names { #expect(try Loss(name: name).name == name) }
-        #expect(throws: TrainingError.self) { try Loss(name: "wasserstein") }
+        expectError(.training) { try Loss(name: "wasserstein") }
         #expect(Loss.names.count == lossCases.count - 1)
     }
 }

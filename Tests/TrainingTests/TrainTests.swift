@@ -177,10 +177,10 @@ struct TrainTests {
         // Refused before any step: a final resolution below the pretrained network's, and a run folder in use.
         var bad = TrainOptions(data: data, outdir: first + "-bad", config: .tiny, totalKimg: 0.01)
         (bad.resumeFrom, bad.resolution, bad.progress) = (gOnly, 4, false)
-        #expect(throws: TrainingError.self) { try Trainer(bad) }
+        expectError(.training) { try Trainer(bad) }
         var busy = TrainOptions(data: data, outdir: first, config: .tiny, totalKimg: 0.01)
         busy.resumeFrom = gOnly
-        #expect(throws: TrainingError.self) { try Trainer(busy) }
+        expectError(.training) { try Trainer(busy) }
     }
 
     /// A D warm-up: for its first K kimg, G, its EMA and w_avg stay bit for bit the pretrained
@@ -220,7 +220,7 @@ struct TrainTests {
                       "train.mirror": "true", "train.resolution": "16", "train.resumed_from": "a \"quoted\", path", "train.metrics": "fid5k"]
         #expect(try TrainingState(metadata: legacy) == s)
         #expect(try TrainingState(metadata: ["description": "untrained"]) == nil)
-        #expect(throws: TrainingError.self) { try TrainingState(metadata: ["train.state": "{not json"]) }
+        expectError(.training) { try TrainingState(metadata: ["train.state": "{not json"]) }
     }
 
     /// FreezeD and a frozen mapping: after steps the frozen weights are bit for bit the
@@ -251,7 +251,7 @@ struct TrainTests {
         #expect(state.freezeD == 1 && state.freezeMapping == true)
         var bad = TrainOptions(data: data, outdir: first + "-bad", config: .tiny, totalKimg: 0.01)
         (bad.resumeFrom, bad.resolution, bad.freezeD) = (sourcePath, 8, 5)
-        #expect(throws: TrainingError.self) { try Trainer(bad) }
+        expectError(.training) { try Trainer(bad) }
     }
 
     /// `--metrics fid8`: an Inception FID line in stats.jsonl at every snapshot (needs the converted
@@ -276,7 +276,7 @@ struct TrainTests {
     @Test func unwritableOutputFolderIsAClearError() throws {
         let data = try makeDataset(count: 8, name: "unwritable")
         let o = TrainOptions(data: data, outdir: "/proc/stylegan-run", config: .tiny, totalKimg: 0.01)
-        #expect(throws: TrainingError.self) { try Trainer(o).train() }
+        expectError(.training) { try Trainer(o).train() }
         let missing = TrainOptions(data: "/nonexistent/data", outdir: FileManager.default.temporaryDirectory.path + "/sg-x", config: .tiny, totalKimg: 0.01)
         do { _ = try Trainer(missing); Issue.record("a missing dataset was accepted") } catch { print("  \(error)") }
     }

@@ -7,11 +7,6 @@
 import CImage
 import Foundation
 
-public struct DatasetError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
-
 /// manifest.json: written last by the preparer, so a folder that has it is complete.
 public struct DatasetManifest: Codable, Equatable {
     public static let formatName = "stylegan-swift-dataset"
@@ -85,12 +80,12 @@ public final class DatasetCache {
     public static func open(_ path: String) throws -> DatasetCache {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw DatasetError("\(path) does not exist; run stylegan prepare --source DIR --dest \(path)")
+            throw StyleGANError.dataset("\(path) does not exist; run stylegan prepare --source DIR --dest \(path)")
         }
-        guard isDir.boolValue else { throw DatasetError("\(path) is a file, not a prepared dataset folder") }
+        guard isDir.boolValue else { throw StyleGANError.dataset("\(path) is a file, not a prepared dataset folder") }
         // A folder of a killed or running preparer: complete-looking contents prove nothing.
         if URL(fileURLWithPath: path).lastPathComponent.contains(".partial-") {
-            throw DatasetError("\(path) is the unfinished output of an interrupted stylegan prepare; run it again")
+            throw StyleGANError.dataset("\(path) is the unfinished output of an interrupted stylegan prepare; run it again")
         }
         let manifest = try readManifest(path)
 
@@ -110,33 +105,33 @@ public final class DatasetCache {
         let file = dir + "/" + DatasetManifest.fileName
         var st = stat()
         guard stat(file, &st) == 0 else {
-            throw DatasetError("\(dir) is not a prepared dataset (no \(DatasetManifest.fileName)); run stylegan prepare")
+            throw StyleGANError.dataset("\(dir) is not a prepared dataset (no \(DatasetManifest.fileName)); run stylegan prepare")
         }
         // The skipped list can be long, but a manifest of more than 64 MiB is not one of ours.
-        guard Int(st.st_size) <= 64 << 20 else { throw DatasetError("\(file): \(st.st_size) bytes is too large for a manifest") }
-        guard let data = FileManager.default.contents(atPath: file) else { throw DatasetError("\(file): cannot be read") }
+        guard Int(st.st_size) <= 64 << 20 else { throw StyleGANError.dataset("\(file): \(st.st_size) bytes is too large for a manifest") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw StyleGANError.dataset("\(file): cannot be read") }
         let m: DatasetManifest
         do {
             m = try JSONDecoder().decode(DatasetManifest.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
-            throw DatasetError("\(file): missing field '\(key.stringValue)'")
+            throw StyleGANError.dataset("\(file): missing field '\(key.stringValue)'")
         } catch DecodingError.typeMismatch(_, let ctx) {
-            throw DatasetError("\(file): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+            throw StyleGANError.dataset("\(file): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
         } catch {
-            throw DatasetError("\(file): not valid JSON")
+            throw StyleGANError.dataset("\(file): not valid JSON")
         }
         guard m.format == DatasetManifest.formatName else {
-            throw DatasetError("\(file): format '\(m.format)', expected '\(DatasetManifest.formatName)'")
+            throw StyleGANError.dataset("\(file): format '\(m.format)', expected '\(DatasetManifest.formatName)'")
         }
         guard m.version == DatasetManifest.currentVersion else {
-            throw DatasetError("\(file): version \(m.version), this build reads version \(DatasetManifest.currentVersion); run stylegan prepare again")
+            throw StyleGANError.dataset("\(file): version \(m.version), this build reads version \(DatasetManifest.currentVersion); run stylegan prepare again")
         }
-        guard m.count > 0 else { throw DatasetError("\(file): count \(m.count), expected at least one image") }
+        guard m.count > 0 else { throw StyleGANError.dataset("\(file): count \(m.count), expected at least one image") }
         guard DatasetManifest.isValidResolution(m.resolution) else {
-            throw DatasetError("\(file): resolution \(m.resolution) is not a power of two in 4...1024")
+            throw StyleGANError.dataset("\(file): resolution \(m.resolution) is not a power of two in 4...1024")
         }
         guard m.resolutions == DatasetManifest.resolutions(upTo: m.resolution) else {
-            throw DatasetError("\(file): resolutions \(m.resolutions) do not match resolution \(m.resolution) (expected \(DatasetManifest.resolutions(upTo: m.resolution)))")
+            throw StyleGANError.dataset("\(file): resolutions \(m.resolutions) do not match resolution \(m.resolution) (expected \(DatasetManifest.resolutions(upTo: m.resolution)))")
         }
         return m
     }
@@ -144,19 +139,19 @@ public final class DatasetCache {
     /// Checks the file's size on the opened descriptor (so it cannot change in between), then maps it.
     private static func mapLevel(_ file: String, count: Int, resolution r: Int) throws -> (base: UnsafePointer<UInt8>, bytes: Int) {
         let (expected, overflow) = count.multipliedReportingOverflow(by: 3 * r * r)
-        guard !overflow else { throw DatasetError("\(file): \(count) images of \(r)x\(r) overflow the address space") }
+        guard !overflow else { throw StyleGANError.dataset("\(file): \(count) images of \(r)x\(r) overflow the address space") }
         let fd = Foundation.open(file, O_RDONLY)
         guard fd >= 0 else {
-            throw DatasetError("\(file): cannot open (\(String(cString: strerror(errno)))); the dataset is incomplete, run stylegan prepare again")
+            throw StyleGANError.dataset("\(file): cannot open (\(String(cString: strerror(errno)))); the dataset is incomplete, run stylegan prepare again")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw DatasetError("\(file): not a regular file") }
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw StyleGANError.dataset("\(file): not a regular file") }
         guard Int(st.st_size) == expected else {
-            throw DatasetError("\(file): \(st.st_size) bytes, expected \(expected) (\(count) images x 3 x \(r) x \(r)); the dataset is damaged, run stylegan prepare again")
+            throw StyleGANError.dataset("\(file): \(st.st_size) bytes, expected \(expected) (\(count) images x 3 x \(r) x \(r)); the dataset is damaged, run stylegan prepare again")
         }
         guard let p = mmap(nil, expected, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            throw DatasetError("\(file): mmap failed: \(String(cString: strerror(errno)))")
+            throw StyleGANError.dataset("\(file): mmap failed: \(String(cString: strerror(errno)))")
         }
         return (UnsafePointer(p.assumingMemoryBound(to: UInt8.self)), expected)
     }

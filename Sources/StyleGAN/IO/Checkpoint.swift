@@ -4,11 +4,6 @@
 // networks the config describes, so a wrong, truncated or hostile file fails with a clear message.
 import Foundation
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ path: String, _ reason: String) { description = "\(path): \(reason)" }
-}
-
 public struct Checkpoint {
     public static let format = "stylegan-swift"
     public static let version = 1
@@ -66,8 +61,8 @@ public struct Checkpoint {
             let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
             do {
                 try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
-            } catch let e as FileError {
-                throw CheckpointError(path, "cannot write \(what): \(e.reason)")
+            } catch let e as StyleGANError where e.domain == .file {
+                throw StyleGANError.checkpoint(path, "cannot write \(what): \(e.reason)")
             }
         }
     }
@@ -77,9 +72,9 @@ public struct Checkpoint {
         var expected = Set<String>()
         for (name, t) in named {
             expected.insert(name)
-            guard let stored = file.tensors[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
+            guard let stored = file.tensors[name] else { throw StyleGANError.checkpoint(path, "missing tensor '\(name)'") }
             guard stored.shape == t.shape else {
-                throw CheckpointError(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
+                throw StyleGANError.checkpoint(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
             }
             t.assign(stored)
         }
@@ -89,30 +84,30 @@ public struct Checkpoint {
     /// Reads a file of this format (checkpoint or generator-only) and validates its metadata.
     static func readValidated(_ path: String, headerOnly: Bool = false) throws -> (SafetensorsFile, Header) {
         let file: SafetensorsFile
-        do { file = try SafetensorsFile.read(path, headerOnly: headerOnly) } catch let e as SafetensorsError {
-            throw CheckpointError(path, "not a readable checkpoint: \(e.reason)")
+        do { file = try SafetensorsFile.read(path, headerOnly: headerOnly) } catch let e as StyleGANError where e.domain == .safetensors {
+            throw StyleGANError.checkpoint(path, "not a readable checkpoint: \(e.reason)")
         }
         guard file.metadata["format"] == format else {
-            throw CheckpointError(path, "not a \(format) checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"))")
+            throw StyleGANError.checkpoint(path, "not a \(format) checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"))")
         }
         guard let v = file.metadata["format_version"].flatMap(Int.init), v == version else {
-            throw CheckpointError(path, "unsupported checkpoint format version \(file.metadata["format_version"] ?? "(missing)"); this build reads version \(version)")
+            throw StyleGANError.checkpoint(path, "unsupported checkpoint format version \(file.metadata["format_version"] ?? "(missing)"); this build reads version \(version)")
         }
-        guard let configJSON = file.metadata["config"] else { throw CheckpointError(path, "metadata has no config") }
+        guard let configJSON = file.metadata["config"] else { throw StyleGANError.checkpoint(path, "metadata has no config") }
         let config: Config
-        do { config = try Config.fromJSON(configJSON) } catch { throw CheckpointError(path, "\(error)") }
+        do { config = try Config.fromJSON(configJSON) } catch { throw StyleGANError.checkpoint(path, "\(error)") }
         // Guard against a config that would build absurdly large networks before allocating them.
         // (A generator-only file holds about a quarter of what a checkpoint does.)
         let weightBudget = file.shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
         let slack = file.metadata["contents"] == GeneratorWeights.contents ? 16 : 4
         guard Checkpoint.estimatedParameterCount(config) <= slack * weightBudget + 1_000_000 else {
-            throw CheckpointError(path, "config describes networks much larger than the tensors in the file")
+            throw StyleGANError.checkpoint(path, "config describes networks much larger than the tensors in the file")
         }
         let h = Header(config: config, kimg: file.metadata["kimg"].flatMap(Double.init) ?? 0,
                        resolution: file.metadata["resolution"].flatMap(Int.init) ?? config.resolution,
                        alpha: file.metadata["alpha"].flatMap(Float.init) ?? 1)
         guard config.resolutions.contains(h.resolution), (0...1).contains(h.alpha), h.kimg >= 0 else {
-            throw CheckpointError(path, "metadata resolution \(h.resolution) / alpha \(h.alpha) / kimg \(h.kimg) out of range")
+            throw StyleGANError.checkpoint(path, "metadata resolution \(h.resolution) / alpha \(h.alpha) / kimg \(h.kimg) out of range")
         }
         return (file, h)
     }
@@ -122,13 +117,13 @@ public struct Checkpoint {
     public static func load(from path: String) throws -> Checkpoint {
         let (file, header) = try readValidated(path)
         if file.metadata["contents"] == GeneratorWeights.contents {
-            throw CheckpointError(path, "holds only a generator (from `stylegan export`): it can generate, not resume training")
+            throw StyleGANError.checkpoint(path, "holds only a generator (from `stylegan export`): it can generate, not resume training")
         }
         let config = header.config
         var ckpt = Checkpoint(gan: GAN.unfilled(config), resolution: header.resolution)
         let expected = try assign(ckpt.namedTensors, from: file, path: path)
         for name in file.names where !expected.contains(name) {
-            guard name.hasPrefix("state.") else { throw CheckpointError(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
+            guard name.hasPrefix("state.") else { throw StyleGANError.checkpoint(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
             ckpt.state.append((name, file.tensors[name]!))
         }
         (ckpt.kimg, ckpt.resolution, ckpt.alpha) = (header.kimg, header.resolution, header.alpha)
@@ -153,8 +148,8 @@ public struct Checkpoint {
         let g = Generator.unfilled(h.config)
         let expected = generatorOnly ? GeneratorWeights.namedTensors(g) : GAN.unfilled(h.config).namedTensors
         for (name, t) in expected {
-            guard let shape = file.shapes[name] else { throw CheckpointError(path, "missing tensor '\(name)'") }
-            guard shape == t.shape else { throw CheckpointError(path, "tensor '\(name)' has shape \(shape), the config needs \(t.shape)") }
+            guard let shape = file.shapes[name] else { throw StyleGANError.checkpoint(path, "missing tensor '\(name)'") }
+            guard shape == t.shape else { throw StyleGANError.checkpoint(path, "tensor '\(name)' has shape \(shape), the config needs \(t.shape)") }
         }
         let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
         return Summary(config: h.config, kimg: h.kimg, resolution: h.resolution, alpha: h.alpha,

@@ -3,17 +3,11 @@
 // the same folder, is fsynced, renamed over the target, and the folder is fsynced.
 import Foundation
 
-public struct FileError: Error, CustomStringConvertible {
-    public let path: String, reason: String
-    public var description: String { "\(path): \(reason)" }
-    public init(_ path: String, _ reason: String) { (self.path, self.reason) = (path, reason) }
-}
-
 /// Writes `data` to `path` atomically.
 public func writeAtomically(_ data: Data, to path: String) throws {
     try writeAtomically(to: path) { tmp in
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw FileError(path, "cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StyleGANError.file(path, "cannot create \(tmp): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         try data.withUnsafeBytes { raw in
             var done = 0
@@ -21,7 +15,7 @@ public func writeAtomically(_ data: Data, to path: String) throws {
                 let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw FileError(path, "write failed: \(String(cString: strerror(errno)))")
+                    throw StyleGANError.file(path, "write failed: \(String(cString: strerror(errno)))")
                 }
                 done += n
             }
@@ -38,11 +32,11 @@ public func writeAtomically(to path: String, _ write: (String) throws -> Void) t
     do {
         try write(tmp)
         let fd = open(tmp, O_RDONLY)
-        guard fd >= 0 else { throw FileError(path, "cannot reopen \(tmp): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StyleGANError.file(path, "cannot reopen \(tmp): \(String(cString: strerror(errno)))") }
         let synced = fsync(fd) == 0
         close(fd)
-        guard synced else { throw FileError(path, "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(tmp, path) == 0 else { throw FileError(path, "rename failed: \(String(cString: strerror(errno)))") }
+        guard synced else { throw StyleGANError.file(path, "fsync failed: \(String(cString: strerror(errno)))") }
+        guard rename(tmp, path) == 0 else { throw StyleGANError.file(path, "rename failed: \(String(cString: strerror(errno)))") }
     } catch {
         unlink(tmp)
         throw error

@@ -35,7 +35,7 @@ public struct GeneratorWeights {
         let g = Generator.unfilled(header.config)
         let expected = try Checkpoint.assign(namedTensors(g), from: file, path: path)
         if generatorOnly, let extra = file.names.first(where: { !expected.contains($0) }) {
-            throw CheckpointError(path, "unexpected tensor '\(extra)' in a generator-only file")
+            throw StyleGANError.checkpoint(path, "unexpected tensor '\(extra)' in a generator-only file")
         }
         let known: Set<String> = Checkpoint.ownMetadataKeys.union(["contents"])
         var w = GeneratorWeights(config: header.config, generator: g, kimg: header.kimg, resolution: header.resolution,

@@ -3,11 +3,6 @@
 import CImage
 import Foundation
 
-public struct ImageError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ d: String) { description = d }
-}
-
 /// 8-bit interleaved pixels (H, W, channels).
 public struct Image {
     public var width: Int, height: Int, channels: Int
@@ -23,7 +18,7 @@ public struct Image {
         var img = cimage()
         var err = [CChar](repeating: 0, count: 256)
         guard cimage_read(path, &img, &err, err.count) == 0 else {
-            throw ImageError("\(path): \(String(cString: err))")
+            throw StyleGANError.image("\(path): \(String(cString: err))")
         }
         defer { cimage_free(&img) }
         let n = Int(img.width) * Int(img.height) * Int(img.channels)
@@ -38,7 +33,7 @@ public struct Image {
             let rc = pixels.withUnsafeBufferPointer {
                 cimage_write_png(tmp, $0.baseAddress, Int32(width), Int32(height), Int32(channels), &err, err.count)
             }
-            guard rc == 0 else { throw ImageError("\(path): \(String(cString: err))") }
+            guard rc == 0 else { throw StyleGANError.image("\(path): \(String(cString: err))") }
         }
     }
 
@@ -93,10 +88,10 @@ extension Image {
     /// images), as RGB; grey, grey + alpha and RGBA are refused (say how to convert).
     public func centreSquare(resolution r: Int) throws -> Image {
         guard channels == 3 else {
-            throw ImageError("the image has \(channels) channel\(channels == 1 ? "" : "s") (\(channels == 1 ? "grey" : channels == 4 ? "RGBA" : "grey + alpha")); give an RGB image")
+            throw StyleGANError.image("the image has \(channels) channel\(channels == 1 ? "" : "s") (\(channels == 1 ? "grey" : channels == 4 ? "RGBA" : "grey + alpha")); give an RGB image")
         }
         let side = min(width, height)
-        guard side >= max(16, r / 4) else { throw ImageError("the image is \(width)x\(height): too small for a \(r)x\(r) network") }
+        guard side >= max(16, r / 4) else { throw StyleGANError.image("the image is \(width)x\(height): too small for a \(r)x\(r) network") }
         let (x0, y0) = ((width - side) / 2, (height - side) / 2)
         var out = [UInt8](repeating: 0, count: r * r * 3)
         let rc = pixels.withUnsafeBufferPointer { src in
@@ -105,7 +100,7 @@ extension Image {
                                        dst.baseAddress!, Int32(r), Int32(r), 3, r * 3, 1)
             }
         }
-        guard rc == 0 else { throw ImageError("could not resize the image to \(r)x\(r)") }
+        guard rc == 0 else { throw StyleGANError.image("could not resize the image to \(r)x\(r)") }
         return Image(width: r, height: r, channels: 3, pixels: out)
     }
 

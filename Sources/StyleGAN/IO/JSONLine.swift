@@ -24,11 +24,11 @@ public struct JSONLine {
     /// Appends the line to `path` (created if absent) in one write.
     public func append(to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw FileError(path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StyleGANError.file(path, "cannot open for appending: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let bytes = Array((text + "\n").utf8)
         guard bytes.withUnsafeBytes({ Foundation.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw FileError(path, "write failed: \(String(cString: strerror(errno)))")
+            throw StyleGANError.file(path, "write failed: \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -19,7 +19,7 @@ public enum NumPy {
         case "<f4", "=f4", "f4", "float32": return (4, false, false)
         case "<f2", "=f2", "f2", "float16": return (2, true, false)
         case "<f8", "=f8", "f8", "float64": return (8, false, true)
-        default: throw ImportError("array dtype '\(descr)' is not uint8 or a little-endian float (f2, f4, f8)")
+        default: throw StyleGANError.importing("array dtype '\(descr)' is not uint8 or a little-endian float (f2, f4, f8)")
         }
     }
 
@@ -29,10 +29,10 @@ public enum NumPy {
         var count = 1
         for d in shape {
             let (c, o) = count.multipliedReportingOverflow(by: d)
-            guard d >= 0, !o, c <= bytes.count else { throw ImportError("\(what): shape \(shape) is larger than its \(bytes.count) bytes") }
+            guard d >= 0, !o, c <= bytes.count else { throw StyleGANError.importing("\(what): shape \(shape) is larger than its \(bytes.count) bytes") }
             count = c
         }
-        guard bytes.count == count * size else { throw ImportError("\(what): \(bytes.count) bytes do not hold \(shape) of \(descr)") }
+        guard bytes.count == count * size else { throw StyleGANError.importing("\(what): \(bytes.count) bytes do not hold \(shape) of \(descr)") }
         let t = Tensor(uninitialized: shape)
         bytes.withUnsafeBytes { raw in
             for i in 0..<count {
@@ -52,36 +52,36 @@ public enum NumPy {
     public static func read(_ path: String) throws -> Tensor {
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ImportError("\(path): cannot read: \((error as NSError).localizedDescription)")
+            throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)")
         }
         return try parse(bytes, what: path)
     }
 
     public static func parse(_ bytes: Data, what: String) throws -> Tensor {
         let b = [UInt8](bytes.prefix(12))
-        guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw ImportError("\(what): not a .npy file") }
+        guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw StyleGANError.importing("\(what): not a .npy file") }
         let major = b[6]
         let headerLen: Int, start: Int
         if major == 1 { headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10 }
         else if major == 2 || major == 3, b.count >= 12 {
             headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
-        } else { throw ImportError("\(what): unsupported .npy version \(major)") }
-        guard headerLen <= bytes.count - start else { throw ImportError("\(what): .npy header runs past the end of the file") }
+        } else { throw StyleGANError.importing("\(what): unsupported .npy version \(major)") }
+        guard headerLen <= bytes.count - start else { throw StyleGANError.importing("\(what): .npy header runs past the end of the file") }
         let header = String(decoding: bytes[(bytes.startIndex + start)..<(bytes.startIndex + start + headerLen)], as: UTF8.self)
         func field(_ key: String) -> String? {
             guard let r = header.range(of: "'\(key)':") else { return nil }
             return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
         }
         guard let d = field("descr"), let q1 = d.firstIndex(of: "'"),
-              let q2 = d[d.index(after: q1)...].firstIndex(of: "'") else { throw ImportError("\(what): .npy header has no descr") }
+              let q2 = d[d.index(after: q1)...].firstIndex(of: "'") else { throw StyleGANError.importing("\(what): .npy header has no descr") }
         let descr = String(d[d.index(after: q1)..<q2])
         let fortran = field("fortran_order")?.hasPrefix("True") ?? false
         guard let s = field("shape"), let open = s.firstIndex(of: "("), let close = s.firstIndex(of: ")") else {
-            throw ImportError("\(what): .npy header has no shape")
+            throw StyleGANError.importing("\(what): .npy header has no shape")
         }
         let dims = s[s.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let shape = try dims.map { d -> Int in
-            guard let v = Int(d), v >= 0 else { throw ImportError("\(what): bad .npy dimension '\(d)'") }
+            guard let v = Int(d), v >= 0 else { throw StyleGANError.importing("\(what): bad .npy dimension '\(d)'") }
             return v
         }
         return try tensor(bytes.suffix(from: bytes.startIndex + start + headerLen), descr: descr, shape: shape, fortran: fortran, what: what)
@@ -102,20 +102,20 @@ public enum NumPy {
 extension Pickle {
     /// A numpy float array of the pickle (numpy's `_reconstruct` + state, or `_frombuffer`).
     public func ndarray(_ v: PickleValue, what: String) throws -> Tensor {
-        guard let obj = object(v) else { throw ImportError("\(what) is a \(kind(v)), not a numpy array") }
+        guard let obj = object(v) else { throw StyleGANError.importing("\(what) is a \(kind(v)), not a numpy array") }
         if obj.type.hasSuffix("._frombuffer") {
             guard obj.args.count >= 4, let buffer = bytes(obj.args[0]), let dtype = object(obj.args[1]),
-                  let shape = tuple(obj.args[2]) else { throw ImportError("\(what): malformed numpy _frombuffer record") }
-            let dims = try shape.map { d -> Int in guard case .int(let n) = d else { throw ImportError("\(what): bad dimension") }; return n }
+                  let shape = tuple(obj.args[2]) else { throw StyleGANError.importing("\(what): malformed numpy _frombuffer record") }
+            let dims = try shape.map { d -> Int in guard case .int(let n) = d else { throw StyleGANError.importing("\(what): bad dimension") }; return n }
             var fortran = false
             if case .string(let order) = obj.args[3] { fortran = order == "F" }
             return try NumPy.tensor(buffer, descr: try dtypeString(dtype, what: what), shape: dims, fortran: fortran, what: what)
         }
         guard obj.type.hasSuffix("._reconstruct"), let state = obj.state.flatMap({ tuple($0) }), state.count == 5,
               let shape = tuple(state[1]), let dtype = object(state[2]), let raw = bytes(state[4]) else {
-            throw ImportError("\(what): a \(obj.type) record that is not a numpy array with data")
+            throw StyleGANError.importing("\(what): a \(obj.type) record that is not a numpy array with data")
         }
-        let dims = try shape.map { d -> Int in guard case .int(let n) = d, n >= 0 else { throw ImportError("\(what): bad dimension") }; return n }
+        let dims = try shape.map { d -> Int in guard case .int(let n) = d, n >= 0 else { throw StyleGANError.importing("\(what): bad dimension") }; return n }
         var fortran = false
         if case .bool(let f) = state[3] { fortran = f }
         return try NumPy.tensor(raw, descr: try dtypeString(dtype, what: what), shape: dims, fortran: fortran, what: what)
@@ -123,10 +123,10 @@ extension Pickle {
 
     /// "<f4" from numpy.dtype('f4', False, True) with state (3, '<', ...).
     func dtypeString(_ d: PickleObject, what: String) throws -> String {
-        guard d.type == "numpy.dtype", case .string(let name)? = d.args.first else { throw ImportError("\(what): array dtype is not a numpy.dtype") }
+        guard d.type == "numpy.dtype", case .string(let name)? = d.args.first else { throw StyleGANError.importing("\(what): array dtype is not a numpy.dtype") }
         var order = "<"
         if let s = d.state.flatMap({ tuple($0) }), s.count > 1, case .string(let o) = s[1] { order = o == "|" ? "<" : o }
-        guard order == "<" || order == "=" else { throw ImportError("\(what): big-endian arrays are not supported") }
+        guard order == "<" || order == "=" else { throw StyleGANError.importing("\(what): big-endian arrays are not supported") }
         return "<" + name
     }
 }

@@ -7,13 +7,6 @@
 // length is checked against the bytes left, so nothing allocates more than the input justifies.
 import Foundation
 
-/// Errors of the importers' readers (zip, pickle, torch and NumPy files) and of the mapping of
-/// foreign weights onto our networks: one line naming the file and what is wrong.
-public struct ImportError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A value of the pickle machine. Containers and large payloads are indices into `Pickle`'s arenas.
 public enum PickleValue {
     case none
@@ -186,7 +179,7 @@ public struct Pickle {
 
         var data: Data { pickle.input }
 
-        func fail(_ reason: String) -> ImportError { ImportError("\(what): \(reason)") }
+        func fail(_ reason: String) -> StyleGANError { .importing("\(what): \(reason)") }
 
         // Byte reads, each checked against what is left.
         mutating func byte() throws -> UInt8 {

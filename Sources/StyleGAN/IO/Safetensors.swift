@@ -4,12 +4,6 @@
 // Reading validates every header field against the file size before anything is allocated.
 import Foundation
 
-public struct SafetensorsError: Error, CustomStringConvertible {
-    public let path: String, reason: String
-    public var description: String { "\(path): \(reason)" }
-    init(_ path: String, _ reason: String) { (self.path, self.reason) = (path, reason) }
-}
-
 public enum SafetensorsDType: String {
     case f32 = "F32", f16 = "F16"
     var size: Int { self == .f32 ? 4 : 2 }
@@ -30,9 +24,9 @@ public struct SafetensorsFile {
 
     /// The named tensor, or an error that says which file lacks it.
     public func tensor(_ name: String, shape: [Int]? = nil, path: String = "") throws -> Tensor {
-        guard let t = tensors[name] else { throw SafetensorsError(path, "missing tensor '\(name)'") }
+        guard let t = tensors[name] else { throw StyleGANError.safetensors(path, "missing tensor '\(name)'") }
         if let shape, t.shape != shape {
-            throw SafetensorsError(path, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
+            throw StyleGANError.safetensors(path, "tensor '\(name)' has shape \(t.shape), expected \(shape)")
         }
         return t
     }
@@ -46,16 +40,16 @@ public struct SafetensorsFile {
         do {
             bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
-            throw SafetensorsError(path, "cannot read: \((error as NSError).localizedDescription)")
+            throw StyleGANError.safetensors(path, "cannot read: \((error as NSError).localizedDescription)")
         }
         return try parse(bytes, path: path, headerOnly: headerOnly)
     }
 
     public static func parse(_ bytes: Data, path: String = "<memory>", headerOnly: Bool = false) throws -> SafetensorsFile {
-        guard bytes.count >= 8 else { throw SafetensorsError(path, "too short for a safetensors file (\(bytes.count) bytes)") }
+        guard bytes.count >= 8 else { throw StyleGANError.safetensors(path, "too short for a safetensors file (\(bytes.count) bytes)") }
         let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
         guard headerLength <= UInt64(maxHeaderBytes), headerLength <= UInt64(bytes.count - 8) else {
-            throw SafetensorsError(path, "header length \(headerLength) exceeds the file (\(bytes.count) bytes) or the \(maxHeaderBytes)-byte limit")
+            throw StyleGANError.safetensors(path, "header length \(headerLength) exceeds the file (\(bytes.count) bytes) or the \(maxHeaderBytes)-byte limit")
         }
         let dataStart = 8 + Int(headerLength)
         let dataLength = bytes.count - dataStart
@@ -63,17 +57,17 @@ public struct SafetensorsFile {
         do {
             json = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<dataStart))
         } catch {
-            throw SafetensorsError(path, "header is not valid JSON")
+            throw StyleGANError.safetensors(path, "header is not valid JSON")
         }
-        guard let header = json as? [String: Any] else { throw SafetensorsError(path, "header is not a JSON object") }
+        guard let header = json as? [String: Any] else { throw StyleGANError.safetensors(path, "header is not a JSON object") }
 
         var file = SafetensorsFile()
         var ranges: [(begin: Int, end: Int, name: String, dtype: SafetensorsDType, shape: [Int])] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let meta = value as? [String: Any] else { throw SafetensorsError(path, "__metadata__ is not an object") }
+                guard let meta = value as? [String: Any] else { throw StyleGANError.safetensors(path, "__metadata__ is not an object") }
                 for (k, v) in meta {
-                    guard let s = v as? String else { throw SafetensorsError(path, "metadata '\(k)' is not a string") }
+                    guard let s = v as? String else { throw StyleGANError.safetensors(path, "metadata '\(k)' is not a string") }
                     file.metadata[k] = s
                 }
                 continue
@@ -82,20 +76,20 @@ public struct SafetensorsFile {
                   let dtypeName = entry["dtype"] as? String,
                   let shapeAny = entry["shape"] as? [Any],
                   let offsetsAny = entry["data_offsets"] as? [Any], offsetsAny.count == 2 else {
-                throw SafetensorsError(path, "tensor '\(name)': malformed entry (dtype, shape, data_offsets needed)")
+                throw StyleGANError.safetensors(path, "tensor '\(name)': malformed entry (dtype, shape, data_offsets needed)")
             }
             guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
-                throw SafetensorsError(path, "tensor '\(name)': unsupported dtype \(dtypeName) (F32 or F16 expected)")
+                throw StyleGANError.safetensors(path, "tensor '\(name)': unsupported dtype \(dtypeName) (F32 or F16 expected)")
             }
             let shape = try shapeAny.map { d -> Int in
                 guard let n = (d as? NSNumber)?.int64Value, n >= 0, n <= Int64(Int32.max) else {
-                    throw SafetensorsError(path, "tensor '\(name)': bad dimension \(d)")
+                    throw StyleGANError.safetensors(path, "tensor '\(name)': bad dimension \(d)")
                 }
                 return Int(n)
             }
             let offsets = try offsetsAny.map { o -> Int in
                 guard let n = (o as? NSNumber)?.int64Value, n >= 0, n <= Int64(dataLength) else {
-                    throw SafetensorsError(path, "tensor '\(name)': data offset \(o) outside the \(dataLength)-byte data section")
+                    throw StyleGANError.safetensors(path, "tensor '\(name)': data offset \(o) outside the \(dataLength)-byte data section")
                 }
                 return Int(n)
             }
@@ -105,18 +99,18 @@ public struct SafetensorsFile {
             for d in shape {
                 let (p, overflow) = elements.multipliedReportingOverflow(by: d)
                 guard !overflow, p <= dataLength else {
-                    throw SafetensorsError(path, "tensor '\(name)': shape \(shape) is larger than the file")
+                    throw StyleGANError.safetensors(path, "tensor '\(name)': shape \(shape) is larger than the file")
                 }
                 elements = p
             }
             guard offsets[0] <= offsets[1], offsets[1] - offsets[0] == elements * dtype.size else {
-                throw SafetensorsError(path, "tensor '\(name)': byte range \(offsets) does not hold \(shape) of \(dtypeName)")
+                throw StyleGANError.safetensors(path, "tensor '\(name)': byte range \(offsets) does not hold \(shape) of \(dtypeName)")
             }
             ranges.append((offsets[0], offsets[1], name, dtype, shape))
         }
         ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         for (a, b) in zip(ranges, ranges.dropFirst()) where b.begin < a.end {
-            throw SafetensorsError(path, "tensors '\(a.name)' and '\(b.name)' overlap")
+            throw StyleGANError.safetensors(path, "tensors '\(a.name)' and '\(b.name)' overlap")
         }
         for r in ranges { file.shapes[r.name] = r.shape }
         if headerOnly {

@@ -37,13 +37,13 @@ public struct TorchFile {
     public static func load(_ path: String, policy: Pickle.Policy = Pickle.Policy()) throws -> TorchFile {
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw ImportError("\(path): cannot read: \((error as NSError).localizedDescription)")
+            throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)")
         }
         var policy = policy
         policy.valueGlobals.formUnion(storageGlobals)
         if ZipArchive.looksLikeZip(bytes) { return try fromZip(bytes, path: path, policy: policy) }
         if isLegacy(bytes) { return try fromLegacy(bytes, path: path, policy: policy) }
-        throw ImportError("\(path): not a torch.save file (neither a zip archive nor the legacy format)")
+        throw StyleGANError.importing("\(path): not a torch.save file (neither a zip archive nor the legacy format)")
     }
 
     init(path: String, pickle: Pickle, storageBytes: [String: Data]) {
@@ -53,17 +53,17 @@ public struct TorchFile {
     static func fromZip(_ bytes: Data, path: String, policy: Pickle.Policy, pickleName: String = "data.pkl") throws -> TorchFile {
         let zip = try ZipArchive(bytes, path: path)
         guard let main = zip.names.first(where: { $0.split(separator: "/").count == 2 && $0.hasSuffix("/" + pickleName) }) else {
-            throw ImportError("\(path): zip archive without \(pickleName): not a torch.save file")
+            throw StyleGANError.importing("\(path): zip archive without \(pickleName): not a torch.save file")
         }
         let prefix = String(main.dropLast(pickleName.count))
         if let order = zip.data(prefix + "byteorder"), String(decoding: order, as: UTF8.self) != "little" {
-            throw ImportError("\(path): big-endian tensors are not supported")
+            throw StyleGANError.importing("\(path): big-endian tensors are not supported")
         }
-        guard let mainBytes = zip.data(main) else { throw ImportError("\(path): \(main) is compressed; torch stores it uncompressed") }
+        guard let mainBytes = zip.data(main) else { throw StyleGANError.importing("\(path): \(main) is compressed; torch stores it uncompressed") }
         let pickle = try Pickle(mainBytes, policy: policy, what: "\(path) (\(main))")
         var storages: [String: Data] = [:]
         for name in zip.names where name.hasPrefix(prefix + "data/") {
-            guard let d = zip.data(name) else { throw ImportError("\(path): storage \(name) is compressed; torch stores storages uncompressed") }
+            guard let d = zip.data(name) else { throw StyleGANError.importing("\(path): storage \(name) is compressed; torch stores storages uncompressed") }
             storages[String(name.dropFirst(prefix.count + 5))] = d
         }
         return TorchFile(path: path, pickle: pickle, storageBytes: storages)
@@ -82,11 +82,11 @@ public struct TorchFile {
             return p
         }
         let version = try next("protocol version")
-        guard case .int(1001) = version.root else { throw ImportError("\(path): legacy torch file of an unknown protocol version") }
+        guard case .int(1001) = version.root else { throw StyleGANError.importing("\(path): legacy torch file of an unknown protocol version") }
         _ = try next("system info")
         let main = try next("data")
         let keysPickle = try next("storage keys")
-        guard let keys = keysPickle.list(keysPickle.root) else { throw ImportError("\(path): legacy storage keys are not a list") }
+        guard let keys = keysPickle.list(keysPickle.root) else { throw StyleGANError.importing("\(path): legacy storage keys are not a list") }
         // Element sizes by key, from the persistent ids of the main pickle.
         var elementSize: [String: Int] = [:]
         for id in main.persistentIDs {
@@ -94,13 +94,13 @@ public struct TorchFile {
         }
         var storages: [String: Data] = [:]
         for k in keys {
-            guard case .string(let key) = k, let size = elementSize[key] else { throw ImportError("\(path): legacy storage key \(main.kind(k)) unknown to the data") }
-            guard offset + 8 <= bytes.count else { throw ImportError("\(path): legacy storage '\(key)' past the end of the file (truncated?)") }
+            guard case .string(let key) = k, let size = elementSize[key] else { throw StyleGANError.importing("\(path): legacy storage key \(main.kind(k)) unknown to the data") }
+            guard offset + 8 <= bytes.count else { throw StyleGANError.importing("\(path): legacy storage '\(key)' past the end of the file (truncated?)") }
             var count: UInt64 = 0
             for i in 0..<8 { count |= UInt64(bytes[bytes.startIndex + offset + i]) << (8 * UInt64(i)) }
             offset += 8
             guard count <= UInt64(bytes.count - offset) / UInt64(size) else {
-                throw ImportError("\(path): legacy storage '\(key)' declares \(count) elements, more than the file holds")
+                throw StyleGANError.importing("\(path): legacy storage '\(key)' declares \(count) elements, more than the file holds")
             }
             let n = Int(count) * size
             storages[key] = bytes[(bytes.startIndex + offset)..<(bytes.startIndex + offset + n)]
@@ -114,36 +114,36 @@ public struct TorchFile {
         guard let t = pickle.tuple(id), t.count >= 5, case .string("storage") = t[0], case .global(let g) = t[1],
               g.hasPrefix("torch."), g.hasSuffix("Storage"), let dtype = DType(rawValue: String(g.dropFirst(6).dropLast(7))),
               case .int(let numel) = t[4], numel >= 0 else {
-            throw ImportError("\(path): a tensor's storage is not a ('storage', type, key, location, size) id")
+            throw StyleGANError.importing("\(path): a tensor's storage is not a ('storage', type, key, location, size) id")
         }
         let key: String
         switch t[2] {
         case .string(let s): key = s
         case .int(let i): key = String(i)
-        default: throw ImportError("\(path): storage key is a \(pickle.kind(t[2]))")
+        default: throw StyleGANError.importing("\(path): storage key is a \(pickle.kind(t[2]))")
         }
         return (dtype, key, numel)
     }
 
     /// A tensor of the file as float32, checked against its storage.
     public func tensor(_ v: PickleValue, name: String) throws -> Tensor {
-        guard case .tensor(let i) = v else { throw ImportError("\(path): '\(name)' is a \(pickle.kind(v)), not a tensor") }
+        guard case .tensor(let i) = v else { throw StyleGANError.importing("\(path): '\(name)' is a \(pickle.kind(v)), not a tensor") }
         let ref = pickle.tensors[i]
         let (dtype, key, numel) = try TorchFile.storageID(pickle.persistentIDs[ref.storage], in: pickle, path: path)
-        guard let bytes = storageBytes[key] else { throw ImportError("\(path): storage '\(key)' of '\(name)' is missing") }
+        guard let bytes = storageBytes[key] else { throw StyleGANError.importing("\(path): storage '\(key)' of '\(name)' is missing") }
         guard numel <= bytes.count / dtype.size else {
-            throw ImportError("\(path): storage '\(key)' declares \(numel) elements but holds \(bytes.count) bytes")
+            throw StyleGANError.importing("\(path): storage '\(key)' declares \(numel) elements but holds \(bytes.count) bytes")
         }
         var count = 1, last = ref.offset
         for (d, s) in zip(ref.shape, ref.stride) {
             let (c, o1) = count.multipliedReportingOverflow(by: d)
             let (span, o2) = max(d - 1, 0).multipliedReportingOverflow(by: s)
-            guard !o1, !o2, c <= numel else { throw ImportError("\(path): '\(name)' of shape \(ref.shape) exceeds its storage") }
+            guard !o1, !o2, c <= numel else { throw StyleGANError.importing("\(path): '\(name)' of shape \(ref.shape) exceeds its storage") }
             count = c
             last += span
         }
         guard count == 0 || last < numel else {
-            throw ImportError("\(path): '\(name)' (shape \(ref.shape), stride \(ref.stride), offset \(ref.offset)) reads past its storage of \(numel)")
+            throw StyleGANError.importing("\(path): '\(name)' (shape \(ref.shape), stride \(ref.stride), offset \(ref.offset)) reads past its storage of \(numel)")
         }
         return bytes.withUnsafeBytes { raw in
             Tensor.gathered(shape: ref.shape, strides: ref.stride, offset: ref.offset) { TorchFile.element(raw, $0, dtype) }
@@ -166,10 +166,10 @@ public struct TorchFile {
 
     /// The tensors of a state dict (a dict of name -> tensor; other values are skipped), by name.
     public func stateDict(_ v: PickleValue, what: String) throws -> [String: Tensor] {
-        guard let items = pickle.dict(v) else { throw ImportError("\(path): \(what) is a \(pickle.kind(v)), not a state dict") }
+        guard let items = pickle.dict(v) else { throw StyleGANError.importing("\(path): \(what) is a \(pickle.kind(v)), not a state dict") }
         var out: [String: Tensor] = [:]
         for (k, value) in items {
-            guard case .string(let name) = k else { throw ImportError("\(path): \(what) has a \(pickle.kind(k)) key") }
+            guard case .string(let name) = k else { throw StyleGANError.importing("\(path): \(what) has a \(pickle.kind(k)) key") }
             if case .tensor = value { out[name] = try tensor(value, name: name) }
         }
         return out

@@ -24,7 +24,7 @@ public struct ZipArchive {
 
     public init(_ bytes: Data, path: String) throws {
         self.bytes = bytes
-        func fail(_ s: String) -> ImportError { ImportError("\(path): not a readable zip archive: \(s)") }
+        func fail(_ s: String) -> StyleGANError { .importing("\(path): not a readable zip archive: \(s)") }
         let base = bytes.startIndex, n = bytes.count
         func u(_ at: Int, _ size: Int) throws -> UInt64 {
             guard at >= 0, size <= n, at <= n - size else { throw fail("a field at offset \(at) lies past the end (\(n) bytes)") }

@@ -24,12 +24,12 @@ public struct ImportedNetworks {
             let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             head = h.readData(ofLength: 64)
             try? h.close()
-        } catch { throw ImportError("\(path): cannot read: \((error as NSError).localizedDescription)") }
+        } catch { throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)") }
         if ZipArchive.looksLikeZip(head) || TorchFile.isLegacy(head) {
             return try Rosinality.read(try TorchFile.load(path), resolution: resolution)
         }
         if head.first == 0x80 { return try NVIDIAPickle.read(path, resolution: resolution) }
-        throw ImportError("\(path): not a recognised weights file (a torch.save checkpoint of rosinality's StyleGAN, or NVIDIA's StyleGAN .pkl)")
+        throw StyleGANError.importing("\(path): not a recognised weights file (a torch.save checkpoint of rosinality's StyleGAN, or NVIDIA's StyleGAN .pkl)")
     }
 
     /// The full checkpoint (G, G_ema, D) when the file had all three, else the EMA generator alone.
@@ -66,12 +66,12 @@ public struct ImportedNetworks {
         for (name, t) in named {
             guard let src = tensors[name] else {
                 if name.contains(".noise_const") || name.hasSuffix(".w_avg") || name.hasSuffix(".sn_u") { continue }
-                throw ImportError("\(source): nothing in the file maps to '\(name)'")
+                throw StyleGANError.importing("\(source): nothing in the file maps to '\(name)'")
             }
             guard src.shape == t.shape else {
-                throw ImportError("\(source): '\(name)' has shape \(src.shape) in the file, the network needs \(t.shape)")
+                throw StyleGANError.importing("\(source): '\(name)' has shape \(src.shape) in the file, the network needs \(t.shape)")
             }
-            guard (0..<src.count).allSatisfy({ src.data[$0].isFinite }) else { throw ImportError("\(source): '\(name)' holds non-finite values") }
+            guard (0..<src.count).allSatisfy({ src.data[$0].isFinite }) else { throw StyleGANError.importing("\(source): '\(name)' holds non-finite values") }
             t.assign(src)
         }
     }
@@ -105,7 +105,7 @@ public struct ImportedNetworks {
     static func resolution(asked: Int?, available: Int, source: String) throws -> Int {
         guard let r = asked else { return available }
         guard r >= 4, r & (r - 1) == 0, r <= available else {
-            throw ImportError("\(source): --resolution \(r) must be a power of two from 4 to the file's \(available)")
+            throw StyleGANError.importing("\(source): --resolution \(r) must be a power of two from 4 to the file's \(available)")
         }
         return r
     }

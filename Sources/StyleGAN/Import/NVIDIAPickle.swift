@@ -25,7 +25,7 @@ enum NVIDIAPickle {
     static func read(_ path: String, resolution asked: Int?) throws -> ImportedNetworks {
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw ImportError("\(path): cannot read: \((error as NSError).localizedDescription)")
+            throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)")
         }
         let pickle = try Pickle(bytes, policy: policy, what: path)
         var nets: [Network]
@@ -36,7 +36,7 @@ enum NVIDIAPickle {
         }
         let generators = nets.filter { $0.function == "G_style" }
         guard let gs = generators.last else {
-            throw ImportError("\(path): no G_style network (found \(nets.map(\.function))); only StyleGAN1 pickles are supported")
+            throw StyleGANError.importing("\(path): no G_style network (found \(nets.map(\.function))); only StyleGAN1 pickles are supported")
         }
         let d = nets.first { $0.function == "D_basic" }
         let g = generators.count >= 2 ? generators.first : nil
@@ -45,10 +45,10 @@ enum NVIDIAPickle {
 
     static func network(_ v: PickleValue, _ p: Pickle, path: String, depth: Int) throws -> Network {
         guard depth < 4, let obj = p.object(v), obj.type == networkClass, let state = obj.state.flatMap({ p.stringDict($0) }) else {
-            throw ImportError("\(path): expected a \(networkClass) (a tuple G, D, Gs of them), found \(p.kind(v))")
+            throw StyleGANError.importing("\(path): expected a \(networkClass) (a tuple G, D, Gs of them), found \(p.kind(v))")
         }
         guard case .int(let version)? = state["version"], (2...4).contains(version) else {
-            throw ImportError("\(path): unsupported dnnlib Network state version")
+            throw StyleGANError.importing("\(path): unsupported dnnlib Network state version")
         }
         var net = Network(name: "", function: "", staticKwargs: [:], components: [:], variables: [:])
         if case .string(let s)? = state["name"] { net.name = s }
@@ -57,10 +57,10 @@ enum NVIDIAPickle {
         for (k, c) in state["components"].flatMap({ p.stringDict($0) }) ?? [:] {
             net.components[k] = try network(c, p, path: path, depth: depth + 1)
         }
-        guard let vars = state["variables"].flatMap({ p.list($0) }) else { throw ImportError("\(path): network '\(net.name)' has no variables list") }
+        guard let vars = state["variables"].flatMap({ p.list($0) }) else { throw StyleGANError.importing("\(path): network '\(net.name)' has no variables list") }
         for item in vars {
             guard let pair = p.tuple(item), pair.count == 2, case .string(let name) = pair[0] else {
-                throw ImportError("\(path): network '\(net.name)': a variable is not a (name, array) pair")
+                throw StyleGANError.importing("\(path): network '\(net.name)': a variable is not a (name, array) pair")
             }
             if name == "lod" { continue }  // a scalar schedule variable; lod 0 is the full network
             net.variables[name] = try p.ndarray(pair[1], what: "\(path): variable '\(net.name)/\(name)'")
@@ -70,18 +70,18 @@ enum NVIDIAPickle {
 
     static func map(gs: Network, g: Network?, d: Network?, resolution asked: Int?, source: String) throws -> ImportedNetworks {
         guard let mapping = gs.components["mapping"], let synthesis = gs.components["synthesis"] else {
-            throw ImportError("\(source): G_style without mapping and synthesis components")
+            throw StyleGANError.importing("\(source): G_style without mapping and synthesis components")
         }
         func v(_ net: Network, _ name: String, _ rank: Int) throws -> Tensor {
-            guard let t = net.variables[name] else { throw ImportError("\(source): '\(net.name)' has no variable '\(name)'") }
-            guard t.rank == rank else { throw ImportError("\(source): '\(net.name)/\(name)' has shape \(t.shape)") }
+            guard let t = net.variables[name] else { throw StyleGANError.importing("\(source): '\(net.name)' has no variable '\(name)'") }
+            guard t.rank == rank else { throw StyleGANError.importing("\(source): '\(net.name)/\(name)' has shape \(t.shape)") }
             return t
         }
         // Shapes: the top resolution from the ToRGB layers, channels per resolution.
         let lods = synthesis.variables.keys.compactMap { k -> Int? in
             k.hasPrefix("ToRGB_lod") && k.hasSuffix("/weight") ? Int(k.dropFirst(9).dropLast(7)) : nil
         }
-        guard let maxLod = lods.max(), lods.count == maxLod + 1 else { throw ImportError("\(source): no ToRGB_lodN layers in G_synthesis") }
+        guard let maxLod = lods.max(), lods.count == maxLod + 1 else { throw StyleGANError.importing("\(source): no ToRGB_lodN layers in G_synthesis") }
         let full = 4 << maxLod
         let r = try ImportedNetworks.resolution(asked: asked, available: full, source: source)
         var channels: [Int: Int] = [4: try v(synthesis, "4x4/Const/const", 4).shape[1]]
@@ -91,7 +91,7 @@ enum NVIDIAPickle {
             res *= 2
         }
         guard let layout = ImportedNetworks.channelLayout(channels) else {
-            throw ImportError("\(source): channel counts \(channels.sorted { $0.key < $1.key }.map(\.value)) do not follow StyleGAN's layout")
+            throw StyleGANError.importing("\(source): channel counts \(channels.sorted { $0.key < $1.key }.map(\.value)) do not follow StyleGAN's layout")
         }
         let denses = mapping.variables.keys.filter { $0.hasPrefix("Dense") && $0.hasSuffix("/weight") }.count
         let w0 = try v(mapping, "Dense0/weight", 2), wLast = try v(mapping, "Dense\(denses - 1)/weight", 2)
@@ -106,7 +106,7 @@ enum NVIDIAPickle {
         let hwio = [3, 2, 0, 1]  // [kh, kw, in, out] -> [out, in, kh, kw]
         func generator(_ top: Network, prefix: String) throws {
             guard let m = top.components["mapping"], let s = top.components["synthesis"] else {
-                throw ImportError("\(source): '\(top.name)' has no mapping / synthesis")
+                throw StyleGANError.importing("\(source): '\(top.name)' has no mapping / synthesis")
             }
             for i in 0..<denses {
                 out.tensors["\(prefix)mapping.fc\(i).weight"] = try v(m, "Dense\(i)/weight", 2).permuted([1, 0])

@@ -17,7 +17,7 @@ enum Rosinality {
         // A training checkpoint, or a bare generator state dict.
         var g: [String: Tensor], ema: [String: Tensor], d: [String: Tensor]?
         if let top = pickle.stringDict(file.root), top["g_running"] != nil || top["generator"] != nil {
-            guard let running = top["g_running"] ?? top["generator"] else { throw ImportError("\(source): no generator") }
+            guard let running = top["g_running"] ?? top["generator"] else { throw StyleGANError.importing("\(source): no generator") }
             ema = try file.stateDict(running, what: "g_running")
             g = try top["generator"].map { try file.stateDict($0, what: "generator") } ?? ema
             d = try top["discriminator"].map { try file.stateDict($0, what: "discriminator") }
@@ -32,12 +32,12 @@ enum Rosinality {
         }
         (g, ema, d) = (strip(g), strip(ema), d.map(strip))
         guard ema["generator.progression.0.conv1.input"] != nil else {
-            throw ImportError("\(source): a torch file, but not a rosinality StyledGenerator (no 'generator.progression.0.conv1.input')")
+            throw StyleGANError.importing("\(source): a torch file, but not a rosinality StyledGenerator (no 'generator.progression.0.conv1.input')")
         }
 
         func tensor(_ sd: [String: Tensor], _ name: String, _ shape: [Int]? = nil) throws -> Tensor {
-            guard let t = sd[name] else { throw ImportError("\(source): missing '\(name)'") }
-            if let shape, t.shape != shape { throw ImportError("\(source): '\(name)' has shape \(t.shape), expected \(shape)") }
+            guard let t = sd[name] else { throw StyleGANError.importing("\(source): missing '\(name)'") }
+            if let shape, t.shape != shape { throw StyleGANError.importing("\(source): '\(name)' has shape \(t.shape), expected \(shape)") }
             return t
         }
         // Shapes: channels per resolution, style and latent sizes, mapping depth.
@@ -49,17 +49,17 @@ enum Rosinality {
         let mappingKeys = ema.keys.filter { $0.hasPrefix("style.") && $0.hasSuffix(".linear.weight_orig") }
         let mappingIndices = mappingKeys.compactMap { Int($0.split(separator: ".")[1]) }.sorted()
         guard let first = mappingIndices.first, let w0 = ema["style.\(first).linear.weight_orig"], w0.rank == 2 else {
-            throw ImportError("\(source): no mapping network ('style.N.linear.weight_orig')")
+            throw StyleGANError.importing("\(source): no mapping network ('style.N.linear.weight_orig')")
         }
         let (wDim, zDim) = (w0.shape[0], w0.shape[1])
         let available = 4 << (channels.count - 1)
         let r = try ImportedNetworks.resolution(asked: asked ?? resolutionFromName(source), available: available, source: source)
         guard asked != nil || resolutionFromName(source) != nil else {
-            throw ImportError("\(source): rosinality checkpoints do not record the resolution they were trained to; give --resolution (e.g. 256 for train_step-7.model or stylegan-256px-new.model)")
+            throw StyleGANError.importing("\(source): rosinality checkpoints do not record the resolution they were trained to; give --resolution (e.g. 256 for train_step-7.model or stylegan-256px-new.model)")
         }
         let used = channels.filter { $0.key <= r }
         guard let layout = ImportedNetworks.channelLayout(used) else {
-            throw ImportError("\(source): channel counts \(used.sorted { $0.key < $1.key }.map(\.value)) do not follow StyleGAN's layout")
+            throw StyleGANError.importing("\(source): channel counts \(used.sorted { $0.key < $1.key }.map(\.value)) do not follow StyleGAN's layout")
         }
         var config = Config.paper256
         config.name = "rosinality-\(r)"

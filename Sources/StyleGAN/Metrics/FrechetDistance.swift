@@ -39,7 +39,7 @@ public enum InceptionDistance {
         let traces = (0..<d).reduce(0) { $0 + a.covariance[$1 * d + $1] + b.covariance[$1 * d + $1] }
         // sqrt(S1) = E^T diag(sqrt(max(l, 0))) E with E's rows the eigenvectors.
         var e = a.covariance, l = [Double](repeating: 0, count: d)
-        guard ck_symmetric_eigen(&e, &l, Int32(d)) == 0 else { throw MetricError("FID: the eigen-decomposition of the first covariance failed") }
+        guard ck_symmetric_eigen(&e, &l, Int32(d)) == 0 else { throw StyleGANError.metric("FID: the eigen-decomposition of the first covariance failed") }
         var scaled = e
         for i in 0..<d {
             let s = max(l[i], 0).squareRoot()
@@ -57,7 +57,7 @@ public enum InceptionDistance {
                 (m[i * d + j], m[j * d + i]) = (s, s)
             }
         }
-        guard ck_symmetric_eigen(&m, &l, Int32(d)) == 0 else { throw MetricError("FID: the eigen-decomposition of sqrt(S1) S2 sqrt(S1) failed") }
+        guard ck_symmetric_eigen(&m, &l, Int32(d)) == 0 else { throw StyleGANError.metric("FID: the eigen-decomposition of sqrt(S1) S2 sqrt(S1) failed") }
         let traceRoot = l.reduce(0) { $0 + max($1, 0).squareRoot() }
         return meanTerm + traces - 2 * traceRoot
     }
@@ -107,7 +107,3 @@ public enum InceptionDistance {
     }
 }
 
-public struct MetricError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}

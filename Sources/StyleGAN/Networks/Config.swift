@@ -77,7 +77,7 @@ public struct Config: Codable, Equatable {
 
     /// Checks the values a hand-edited or foreign checkpoint could get wrong.
     public func validate() throws {
-        func fail(_ s: String) -> ConfigError { ConfigError("config '\(name)': \(s)") }
+        func fail(_ s: String) -> StyleGANError { .config("config '\(name)': \(s)") }
         guard resolution >= 4, resolution <= 4096, resolution & (resolution - 1) == 0 else {
             throw fail("resolution \(resolution) must be a power of two between 4 and 4096")
         }
@@ -90,11 +90,6 @@ public struct Config: Codable, Equatable {
         }
         guard (batchByResolution ?? [:]).values.allSatisfy({ $0 >= 1 }) else { throw fail("batch sizes must be positive") }
     }
-}
-
-public struct ConfigError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ d: String) { description = d }
 }
 
 /// The exponent of a power of two (resolutions).
@@ -130,7 +125,7 @@ extension Config {
 
     public static func preset(named name: String) throws -> Config {
         guard let c = presets.first(where: { $0.name == name }) else {
-            throw ConfigError("unknown config '\(name)'; choose one of: \(presets.map(\.name).joined(separator: ", "))")
+            throw StyleGANError.config("unknown config '\(name)'; choose one of: \(presets.map(\.name).joined(separator: ", "))")
         }
         return c
     }
@@ -146,10 +141,10 @@ extension Config {
             let c = try JSONDecoder().decode(Config.self, from: Data(s.utf8))
             try c.validate()
             return c
-        } catch let e as ConfigError {
+        } catch let e as StyleGANError where e.domain == .config {
             throw e
         } catch {
-            throw ConfigError("config metadata is not a valid Config: \(error)")
+            throw StyleGANError.config("config metadata is not a valid Config: \(error)")
         }
     }
 }

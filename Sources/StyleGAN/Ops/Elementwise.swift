@@ -266,4 +266,12 @@ extension Tensor {
 
     /// Whether no element is NaN or infinite.
     public var isFinite: Bool { has_nonfinite(data, count) == 0 }
+
+    /// One Adam step on these values from `gradient`, with the moments updated in place
+    /// (`m` nil when beta1 = 0); `step` counts from 1 for the bias correction.
+    public func adamUpdate(gradient g: Tensor, m: Tensor?, v: Tensor, learningRate: Float, beta1: Float,
+                           beta2: Float, epsilon: Float, step: Int) {
+        precondition(g.shape == shape && v.shape == shape && (m?.shape ?? shape) == shape, "adamUpdate: shapes differ")
+        adam_update(data, m?.data, v.data, g.data, count, learningRate, beta1, beta2, epsilon, step)
+    }
 }

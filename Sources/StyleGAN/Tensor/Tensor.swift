@@ -105,7 +105,25 @@ public final class Tensor {
 
     public var count: Int { storage.count }
     public var rank: Int { shape.count }
-    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    /// The buffer, for the library's ops. Outside the library, use the scoped accessors below:
+    /// a pointer kept past its tensor's lifetime is a use-after-free.
+    var data: UnsafeMutablePointer<Float> { storage.pointer }
+
+    /// Reads the values in place; the buffer lives at least until `body` returns.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+    }
+
+    /// Writes the values in place; the buffer lives at least until `body` returns.
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count)) }
+    }
+
+    /// One element by its flat (row-major) index, bounds-checked.
+    public subscript(flat i: Int) -> Float {
+        get { precondition(i >= 0 && i < count, "index \(i) outside \(shape)"); return storage.pointer[i] }
+        set { precondition(i >= 0 && i < count, "index \(i) outside \(shape)"); storage.pointer[i] = newValue }
+    }
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
     /// The single value of a one-element tensor.
