@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "elementwise.h"
 #include "adam.h"
+#include "warp.h"
 #include "random.h"
 #include "linalg.h"
 #include "window.h"
