@@ -185,3 +185,36 @@ public struct Matrix3: Equatable {
         (values[0] * x + values[1] * y + values[2], values[3] * x + values[4] * y + values[5])
     }
 }
+
+/// How a run sets p: not at all, fixed, or by ADA's controller.
+public enum AugmentMode: Equatable {
+    case none, fixed
+    /// p moves by sign(r_t - target) x (images in the interval) / (kimg x 1000) every `interval` steps.
+    case ada(target: Float, kimg: Double)
+
+    /// Steps between adjustments (NVlabs' ada_interval).
+    public static let interval = 4
+
+    public init(name: String, target: Float, kimg: Double) throws {
+        switch name {
+        case "none": self = .none
+        case "fixed": self = .fixed
+        case "ada":
+            guard target > 0 && target < 1 else { throw StyleGANError.training("--ada-target \(target): must be between 0 and 1") }
+            guard kimg > 0 else { throw StyleGANError.training("--ada-kimg must be positive") }
+            self = .ada(target: target, kimg: kimg)
+        default: throw StyleGANError.training("--aug '\(name)': expected none, fixed or ada")
+        }
+    }
+
+    public var name: String {
+        switch self { case .none: "none"; case .fixed: "fixed"; case .ada: "ada" }
+    }
+
+    /// ADA's update of p after the steps whose mean sign(D(reals)) is `rt`, `images` images in all.
+    public func adjusted(_ p: Float, rt: Double, images: Int) -> Float {
+        guard case let .ada(target, kimg) = self else { return p }
+        let direction: Double = rt > Double(target) ? 1 : rt < Double(target) ? -1 : 0
+        return max(0, Float(Double(p) + direction * Double(images) / (kimg * 1000)))
+    }
+}

@@ -7,13 +7,15 @@ import CKernels
 import StyleGAN
 
 public enum TrainBench {
-    public static func run(config: Config, resolution: Int, alpha: Float, batch: Int, iters: Int,
+    /// `augmentP`: ADA's pipeline at that p on every image D sees (nil: none).
+    public static func run(config: Config, resolution: Int, alpha: Float, batch: Int, iters: Int, augmentP: Float? = nil,
                            collective: Collective = .single) throws -> BenchRow {
         var c = config
         c.batchSize = batch
         try Trainer.checkShards(batch: batch, resolution: resolution, ranks: collective.size, groupSize: c.mbstdGroupSize)
         let networks = GradMode.withoutGrad { GAN(config: c, seed: 0) }
         let step = TrainingStep(networks: networks, loss: .logistic(r1: 10, r1Every: 1), seed: 0, collective: collective)
+        step.augment = augmentP.map { AugmentPipe(p: $0) }
         let shard = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
         let reals = Tensor(randomNormal: [batch, 3, resolution, resolution], rows: shard, seed: 9)
         var iteration = 0
@@ -22,7 +24,7 @@ public enum TrainBench {
             iteration += 1
         }
         return BenchRow(name: "train", fields: [
-            ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch), ("ranks", collective.size),
+            ("config", c.name), ("resolution", resolution), ("alpha", alpha), ("batch", batch), ("ranks", collective.size), ("augment_p", augmentP ?? 0),
             ("ms_per_iter", seconds * 1e3), ("images_per_s", Double(batch) / seconds),
             ("allreduce_ms_per_iter", step.averager.seconds * 1e3 / Double(iteration)), ("peak_rss_mb", peakRSSMegabytes()),
             ("peak_tensor_mb", Double(ck_buffer_live_bytes(1, 0) >> 20)),

@@ -30,7 +30,7 @@ extension Trainer {
         var failures = 0
         var nextSnapshot = (nimg / interval + 1) * interval
         var tick = (start: Date(), nimg: nimg)
-        var sums = (d: 0.0, g: 0.0, p: 0.0, n: 0)
+        var sums = (d: 0.0, g: 0.0, p: 0.0, rt: 0.0, n: 0)
         let tickImages = max(batch, min(interval, 1000))
         let runStart = (Date(), nimg)
         let line = ProgressLine(total: total, unit: "img", enabled: options.progress && root)
@@ -73,26 +73,39 @@ extension Trainer {
                 continue
             }
             failures = 0
+            if case .ada = augment, let pipe = step.augment {
+                // NVlabs' controller: after every 4th step, p follows sign(r_t - target).
+                adaSigns = (adaSigns.sum + Double(s.realSign), adaSigns.count + 1)
+                if iteration % AugmentMode.interval == 0 {
+                    step.augment!.p = augment.adjusted(pipe.p, rt: adaSigns.sum / Double(adaSigns.count), images: batchImages * AugmentMode.interval)
+                    adaSigns = (0, 0)
+                }
+            }
             nimg += batchImages
             iteration += 1
             appendRankChecksum()
-            sums.d += Double(s.lossD); sums.g += Double(s.lossG); sums.p += Double(s.penalty); sums.n += 1
+            sums.d += Double(s.lossD); sums.g += Double(s.lossG); sums.p += Double(s.penalty); sums.rt += Double(s.realSign); sums.n += 1
 
             if root && (nimg - tick.nimg >= tickImages || nimg >= total) {
                 let secs = Date().timeIntervalSince(tick.start)
                 let ips = Double(nimg - tick.nimg) / max(secs, 1e-9)
                 let n = Double(max(sums.n, 1))
                 let now = schedule.position(kimg: Double(nimg) / 1000)
-                run.appendStats([
+                var fields: [(String, any Encodable)] = [
                     ("kimg", Double(nimg) / 1000), ("resolution", now.resolution), ("alpha", now.alpha), ("phase", now.name),
                     ("loss_d", sums.d / n), ("loss_g", sums.g / n), ("penalty", sums.p / n), ("images_per_s", ips),
                     ("sec_per_kimg", 1000 / max(ips, 1e-9)), ("lr", adamG.learningRate), ("peak_rss_mb", peakRSSMegabytes()),
-                ])
-                line.update(done: nimg, text: String(format: "%-22@ kimg %8.3f / %.1f  alpha %.2f  D %7.4f  G %7.4f", now.name as NSString,
-                                                     Double(nimg) / 1000, Double(total) / 1000, now.alpha, sums.d / n, sums.g / n),
-                            rate: ips, force: true)
+                ]
+                var text = String(format: "%-22@ kimg %8.3f / %.1f  alpha %.2f  D %7.4f  G %7.4f", now.name as NSString,
+                                  Double(nimg) / 1000, Double(total) / 1000, now.alpha, sums.d / n, sums.g / n)
+                if let pipe = step.augment {
+                    fields += [("augment_p", pipe.p), ("rt", sums.rt / n)]
+                    text += String(format: "  p %.3f  rt %.2f", pipe.p, sums.rt / n)
+                }
+                run.appendStats(fields)
+                line.update(done: nimg, text: text, rate: ips, force: true)
                 tick = (Date(), nimg)
-                sums = (0, 0, 0, 0)
+                sums = (0, 0, 0, 0, 0)
             }
             if nimg >= nextSnapshot && nimg < total {
                 lastGood = try saveCheckpoint()

@@ -44,6 +44,13 @@ public struct TrainOptions {
     /// Fine-tuning: train D alone for the first K kimg of the run (G and its EMA unchanged), so
     /// that a pretrained G meets a D that has learnt the data; nil: the run's (0 by default).
     public var dWarmupKimg: Double?
+    /// ADA: "none", "fixed" (p stays at `augmentP`) or "ada" (p starts at `augmentP`, default 0,
+    /// and moves toward r_t = `adaTarget`, default 0.6, fast enough to go 0 -> 1 in `adaKimg`,
+    /// default 500); nil: the run's (none by default).
+    public var augment: String?
+    public var augmentP: Float?
+    public var adaTarget: Float?
+    public var adaKimg: Double?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -80,6 +87,9 @@ public final class Trainer {
     let freezeD: Int
     let freezeMapping: Bool
     let dWarmupKimg: Double
+    let augment: AugmentMode
+    /// ADA's running sum and count of sign(D(reals)) since p was last adjusted.
+    var adaSigns = (sum: 0.0, count: 0)
     let inception: InceptionV3?
     /// The resolution the run started at: 4, or a pretrained network's (`--resume-from`).
     let startResolution: Int
@@ -192,6 +202,18 @@ public final class Trainer {
         let frozen = TrainingStep.frozenNames(gan, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
         step = TrainingStep(networks: gan, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
         step.emaRampUp = resumedFrom == nil
+        augment = try AugmentMode(name: Trainer.setting("aug", given: options.augment, run: recorded.augment, default: "none"),
+                                  target: Trainer.setting("ada-target", given: options.adaTarget, run: recorded.adaTarget, default: 0.6),
+                                  kimg: Trainer.setting("ada-kimg", given: options.adaKimg, run: recorded.adaKimg, default: 500))
+        if augment == .none && options.augmentP != nil { throw StyleGANError.training("--p needs --aug fixed or --aug ada") }
+        if augment != .none {
+            // On resume p continues from the checkpoint unless --p is given.
+            let p = options.augmentP ?? recorded.augmentP ?? 0
+            if augment == .fixed && options.augmentP == nil && recorded.augmentP == nil {
+                throw StyleGANError.training("--aug fixed needs --p (the augmentation probability)")
+            }
+            step.augment = AugmentPipe(p: p)
+        }
         if let resumed, let saved { try restoreState(saved, resumed.state) }
         try checkRanksAgree()
     }
@@ -259,6 +281,10 @@ public final class Trainer {
         (s.seed, s.loss, s.mirror, s.resolution, s.startResolution) = (seed, loss.name, mirror, finalResolution, startResolution)
         (s.snapshotKimg, s.resumedFrom, s.freezeD, s.freezeMapping, s.dWarmupKimg) = (snapshotKimg, resumedFrom, freezeD, freezeMapping, dWarmupKimg)
         s.metrics = metrics.isEmpty ? nil : metrics.map(\.name)
+        if augment != .none { (s.augment, s.augmentP) = (augment.name, step.augment?.p) }
+        if case let .ada(target, kimg) = augment {
+            (s.adaTarget, s.adaKimg, s.adaSignSum, s.adaSignCount) = (target, kimg, adaSigns.sum, adaSigns.count)
+        }
         if case let .logistic(gamma, every) = loss { (s.r1Gamma, s.r1Every) = (gamma, every) }
         return s
     }
@@ -281,6 +307,8 @@ public final class Trainer {
     /// Counters and optimiser moments from a checkpoint's state.
     func restoreState(_ s: TrainingState, _ tensors: NamedParameters) throws {
         (nimg, iteration, lastPhase, lrScale) = (s.nimg, s.iteration, s.lastPhase, s.lrScale)
+        if options.augmentP == nil, let p = s.augmentP { step.augment?.p = p }
+        adaSigns = (s.adaSignSum ?? 0, s.adaSignCount ?? 0)
         let moments = Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, $0.1) })
         try adamG.load(state: moments, prefix: "state.adam_g", step: s.adamGStep)
         try adamD.load(state: moments, prefix: "state.adam_d", step: s.adamDStep)
@@ -293,9 +321,10 @@ public final class Trainer {
         let r = try Checkpoint.load(from: path)
         GradMode.withoutGrad { assignByName(gan.namedTensors, from: r.gan.namedTensors) }
         guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw StyleGANError.training("\(path) has no training state") }
-        let (keepN, keepI, keepScale) = (nimg, iteration, lrScale)
+        let (keepN, keepI, keepScale, keepP, keepSigns) = (nimg, iteration, lrScale, step.augment?.p, adaSigns)
         try restoreState(saved, r.state)
-        (nimg, iteration, lrScale) = (keepN, keepI, keepScale)
+        (nimg, iteration, lrScale, adaSigns) = (keepN, keepI, keepScale, keepSigns)
+        if let keepP { step.augment?.p = keepP }
         sendStateFromRoot()
     }
 

@@ -15,6 +15,10 @@ public struct TrainingState: Codable, Equatable {
     public var lastPhase = -1
     /// Learning-rate factor per phase, halved after each non-finite step in it.
     public var lrScale: [Int: Float] = [:]
+    /// ADA: the augmentation probability now, and sign(D(reals)) summed since its last adjustment.
+    public var augmentP: Float?
+    public var adaSignSum: Double?
+    public var adaSignCount: Int?
 
     // Settings: nil where a run did not record one (it then gets the default).
     public var seed: UInt64?
@@ -30,6 +34,9 @@ public struct TrainingState: Codable, Equatable {
     public var freezeMapping: Bool?
     public var dWarmupKimg: Double?
     public var metrics: [String]?
+    public var augment: String?
+    public var adaTarget: Float?
+    public var adaKimg: Double?
 
     public init() {}
 

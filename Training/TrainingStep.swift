@@ -11,6 +11,8 @@ import StyleGAN
 /// Random streams (Philox stream ids); the step is the iteration.
 enum Stream: UInt32 {
     case dLatent = 10, dMixLatent, dMixing, gLatent, gMixLatent, gMixing, data, mirror, penalty
+    /// Augmentation draws: call k of D in a step uses streams base + 2k and base + 2k + 1.
+    case augmentD = 30, augmentG = 40
 }
 
 public final class TrainingStep {
@@ -23,8 +25,11 @@ public final class TrainingStep {
     public var emaRampUp = true
     public let collective: Collective
     let averager: GradientAverager
+    /// ADA's pipeline, applied to every image D sees (reals and fakes, in both steps); nil: none.
+    public var augment: AugmentPipe?
 
-    public struct Stats { public var lossD: Float, lossG: Float, penalty: Float }
+    /// Means over the global batch; `realSign` is E[sign(D(reals))], ADA's overfitting measure r_t.
+    public struct Stats { public var lossD: Float, lossG: Float, penalty: Float, realSign: Float }
 
     /// `frozen`: parameter names (of `networks`' G and D) that no step changes (fine-tuning's
     /// FreezeD and frozen mapping); they get no gradient and no optimiser state.
@@ -86,8 +91,8 @@ public final class TrainingStep {
         adamD.learningRate = lr
         // Each step is its own method so that its graph (a loss holds every activation behind it)
         // is released before the next step builds one: at 128 px the D step's graph is 1.4 GB.
-        guard let (lossD, penalty) = discriminatorStep(pass, reals: realImages) else { return nil }
-        guard trainG else { return Stats(lossD: lossD, lossG: 0, penalty: penalty) }
+        guard let (lossD, penalty, realSign) = discriminatorStep(pass, reals: realImages) else { return nil }
+        guard trainG else { return Stats(lossD: lossD, lossG: 0, penalty: penalty, realSign: realSign) }
         guard let (lossG, w) = generatorStep(pass, reals: realImages) else { return nil }
 
         GradMode.withoutGrad {
@@ -102,7 +107,7 @@ public final class TrainingStep {
             g.wAvg.assign(mean + (g.wAvg - mean) * networks.config.wAvgBeta)
             updateEMA(nimg: nimg, batch: batch)
         }
-        return Stats(lossD: lossD, lossG: lossG, penalty: penalty)
+        return Stats(lossD: lossD, lossG: lossG, penalty: penalty, realSign: realSign)
     }
 
     /// What both steps of one iteration share.
@@ -120,9 +125,18 @@ public final class TrainingStep {
                                                       of: pass.batch, layers: pass.layers).map { $0! })
     }
 
+    /// `x` under this step's augmentation draws for D's call `call` (each call its own draws).
+    func augmented(_ x: Tensor, _ pass: Pass, _ base: Stream, call: Int) -> Tensor {
+        guard let augment, augment.p > 0 else { return x }
+        let draws = augment.draws(batch: pass.batch, samples: pass.samples, size: (x.shape[3], x.shape[2]), seed: seed,
+                                  stream: base.rawValue + 2 * UInt32(call), step: UInt32(truncatingIfNeeded: pass.iteration))
+        return augment.apply(x, draws: draws)
+    }
+
     /// D's loss on reals and no-grad fakes with its penalty, backward, averaged, Adam. Returns the
-    /// global means of the loss and the penalty; nil (nothing updated) if either is not finite.
-    func discriminatorStep(_ pass: Pass, reals: Tensor) -> (loss: Float, penalty: Float)? {
+    /// global means of the loss, the penalty and sign(D(reals)); nil (nothing updated) if the loss
+    /// or a gradient is not finite.
+    func discriminatorStep(_ pass: Pass, reals: Tensor) -> (loss: Float, penalty: Float, realSign: Float)? {
         let (g, d) = (networks.generator, networks.discriminator)
         d.powerStep()
         // Neither network changes until Adam: what each derives from its weights is made once,
@@ -135,10 +149,19 @@ public final class TrainingStep {
             }
             let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
                              step: UInt32(truncatingIfNeeded: pass.iteration))
-            let (lossD, penalty) = loss.discriminatorLoss(d: { d($0, alpha: pass.alpha, cache: cache) }, reals: reals, fakes: fakes,
-                                                          step: pass.iteration, interpolation: eps)
+            // Every image D sees is augmented (R1 differentiates through the augmentation of the
+            // reals); D's output on the reals gives r_t.
+            var calls = 0
+            var realLogits: Tensor?
+            let (lossD, penalty) = loss.discriminatorLoss(d: { x in
+                let out = d(augmented(x, pass, .augmentD, call: calls), alpha: pass.alpha, cache: cache)
+                if x === reals { realLogits = out }
+                calls += 1
+                return out
+            }, reals: reals, fakes: fakes, step: pass.iteration, interpolation: eps)
+            let signs = realLogits!.scalars.reduce(0.0) { $0 + ($1 > 0 ? 1 : $1 < 0 ? -1 : 0) } / Double(realLogits!.count)
             // A NaN on any rank makes the mean NaN: all ranks skip together.
-            let stats = collective.mean([Double(lossD.item), Double(penalty)])
+            let stats = collective.mean([Double(lossD.item), Double(penalty), signs])
             guard stats[0].isFinite else { return nil }
             lossD.backward()
             averager.average(adamD.parameters)
@@ -147,7 +170,7 @@ public final class TrainingStep {
         guard let stats else { adamD.zeroGrad(); return nil }
         adamD.update()
         if case let .wgan(clip) = loss { clipEffectiveWeights(d, clip: clip) }
-        return (Float(stats[0]), Float(stats[1]))
+        return (Float(stats[0]), Float(stats[1]), Float(stats[2]))
     }
 
     /// G's loss through a frozen D with style mixing, backward, averaged, Adam. Returns the global
@@ -162,7 +185,11 @@ public final class TrainingStep {
             let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers,
                                  iteration: pass.iteration, cache: cache)
             let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2), cache: cache)
-            let lossG = loss.generatorLoss(d: { d($0, alpha: pass.alpha, cache: cache) }, fakes: fakes,
+            var calls = 0
+            let lossG = loss.generatorLoss(d: { x in
+                defer { calls += 1 }
+                return d(augmented(x, pass, .augmentG, call: calls), alpha: pass.alpha, cache: cache)
+            }, fakes: fakes,
                                            reals: loss.needsRealsForGenerator ? reals.detached() : nil)
             let stats = collective.mean([Double(lossG.item)])
             guard stats[0].isFinite else { return nil }

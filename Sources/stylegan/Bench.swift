@@ -33,6 +33,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Resolution (generate, train; default: the config's).")
     var resolution: Int?
 
+    @Option(help: "Augmentation (train): none or ada (ADA's pipeline at --p on every image D sees).")
+    var aug = "none"
+
+    @Option(help: "Augmentation probability for --aug ada (train).")
+    var p: Float = 0.5
+
     @Flag(help: "Print only JSON lines, one object per row.")
     var json = false
 
@@ -40,6 +46,8 @@ struct Bench: ParsableCommand {
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         _ = try threadCounts()
+        guard ["none", "ada", "fixed"].contains(aug) else { throw ValidationError("--aug '\(aug)': expected none or ada") }
+        guard (0...1).contains(p) else { throw ValidationError("--p must be between 0 and 1") }
     }
 
     func threadCounts() throws -> [Int] {
@@ -82,7 +90,8 @@ struct Bench: ParsableCommand {
             guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
             // Under mpirun (an MPI build) the ranks time one data-parallel step together.
             let world = try Collective.world()
-            let row = try world.run { try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters, collective: world) }
+            let row = try world.run { try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters,
+                                                           augmentP: aug == "none" ? nil : p, collective: world) }
             if world.isRoot { printRows([row], json: json) }
         }
     }

@@ -1,5 +1,6 @@
 // `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
-// [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE] [--resume-from PRETRAINED]`
+// [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE] [--resume-from PRETRAINED]
+// [--aug none|fixed|ada] [--p P]`
 // Under `mpirun -np N` (a build with STYLEGAN_MPI=1) the N processes train one model together.
 import ArgumentParser
 import Foundation
@@ -27,6 +28,10 @@ struct Train: ParsableCommand {
     @Option(help: "Fine-tuning: freeze D's first K blocks from its input side (FreezeD; default 0).") var freezeD: Int?
     @Flag(inversion: .prefixedNo, help: "Fine-tuning: freeze G's mapping network (default: off).") var freezeMapping: Bool?
     @Option(help: "Fine-tuning: train D alone for the first K kimg, G and its EMA unchanged (default 0).") var dWarmupKimg: Double?
+    @Option(help: "Augmentation of every image D sees (ADA): none, fixed (at --p) or ada (p adapts to keep E[sign D(reals)] at --ada-target) (default: none).") var aug: String?
+    @Option(help: "Augmentation probability: fixed with --aug fixed, the start with --aug ada (default 0; on resume, the run's).") var p: Float?
+    @Option(help: "ADA's target for r_t = E[sign(D(reals))] (default 0.6).") var adaTarget: Float?
+    @Option(help: "ADA's speed: p can go from 0 to 1 in this many thousand images (default 500).") var adaKimg: Double?
     @Option(help: "Metrics at every snapshot into stats.jsonl, comma separated: fid5k, kid10k, ... (Inception; off by default).") var metrics: String?
     @Option(help: "The converted Inception network for --metrics (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).") var inception: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
@@ -42,6 +47,10 @@ struct Train: ParsableCommand {
         if let e = r1Every, e < 1 { throw ValidationError("--r1-every must be at least 1") }
         if let k = freezeD, k < 0 { throw ValidationError("--freeze-d must be at least 0") }
         if let k = dWarmupKimg, !(k >= 0) { throw ValidationError("--d-warmup-kimg must be at least 0") }
+        if let a = aug, !["none", "fixed", "ada"].contains(a) { throw ValidationError("--aug '\(a)': expected none, fixed or ada") }
+        if let p, !(p >= 0 && p <= 1) { throw ValidationError("--p must be between 0 and 1") }
+        if let t = adaTarget, !(t > 0 && t < 1) { throw ValidationError("--ada-target must be between 0 and 1") }
+        if let k = adaKimg, !(k > 0) { throw ValidationError("--ada-kimg must be positive") }
         if let l = loss, !Loss.names.contains(l) {
             throw ValidationError("unknown loss '\(l)'; choose one of: \(Loss.names.joined(separator: ", "))")
         }
@@ -62,6 +71,7 @@ struct Train: ParsableCommand {
         options.inceptionPath = inception
         (options.freezeD, options.freezeMapping) = (freezeD, freezeMapping)
         options.dWarmupKimg = dWarmupKimg
+        (options.augment, options.augmentP, options.adaTarget, options.adaKimg) = (aug, p, adaTarget, adaKimg)
         options.progress = !quiet
         options.rankChecksums = debugRankChecksums
         options.failAtIterations = Set(debugFailAt)

@@ -359,29 +359,36 @@ struct ResumeTests {
         return p
     }
 
-    @Test func killedAndResumedRunMatchesAnUninterruptedOneBitForBit() throws {
-        let data = try makeDataset(count: 16, name: "resume")
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())").path
+    /// Plain, and with ADA (p and its controller's running sums are part of the state).
+    @Test(arguments: [[String](), ["--aug", "ada", "--p", "0.3", "--ada-kimg", "0.5"]])
+    func killedAndResumedRunMatchesAnUninterruptedOneBitForBit(_ extra: [String]) throws {
+        let tag = extra.isEmpty ? "plain" : "ada"
+        let data = try makeDataset(count: 16, name: "resume-\(tag)")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())-\(tag)").path
         let (a, b) = (base + "/straight", base + "/killed")
-        let straight = try train(["--data", data, "--outdir", a, "--kimg", "0.24"])
+        let straight = try train(["--data", data, "--outdir", a, "--kimg", "0.24"] + extra)
         waitOrKill(straight, seconds: 300)
         #expect(straight.terminationStatus == 0)
 
         // Kill for real (SIGKILL) once a checkpoint past the start exists, in the middle of the 8 px fade-in.
         try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: true)
-        let victim = try train(["--data", data, "--outdir", b, "--kimg", "0.24"])
+        let victim = try train(["--data", data, "--outdir", b, "--kimg", "0.24"] + extra)
         let reached = waitForFile(in: b, seconds: 120) { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".safetensors") && $0 != "checkpoint-000000.safetensors" }
         #expect(reached, "no checkpoint past the start within 120 s")
         kill(victim.processIdentifier, SIGKILL)
         waitOrKill(victim, seconds: 30)
         #expect(victim.terminationReason == .uncaughtSignal)
-        let resumed = try train(["--data", data, "--outdir", b, "--kimg", "0.24", "--resume", "latest"])
+        let resumed = try train(["--data", data, "--outdir", b, "--kimg", "0.24", "--resume", "latest"])  // the run's settings
         waitOrKill(resumed, seconds: 300)
         #expect(resumed.terminationStatus == 0)
 
         let x = try Data(contentsOf: URL(fileURLWithPath: a + "/checkpoint-000240.safetensors"))
         let y = try Data(contentsOf: URL(fileURLWithPath: b + "/checkpoint-000240.safetensors"))
         #expect(x == y, "the resumed run's final checkpoint differs from the uninterrupted run's")
+        if !extra.isEmpty {
+            let state = try TrainingState(metadata: try Checkpoint.load(from: a + "/checkpoint-000240.safetensors").extraMetadata)!
+            #expect(state.augment == "ada" && state.augmentP != nil && state.augmentP != 0.3, "ADA's p did not move: \(String(describing: state.augmentP))")
+        }
     }
 
     @Test func sigtermWritesACheckpointAndExitsCleanly() throws {
