@@ -56,8 +56,9 @@ let package = Package(
         .target(name: "CKernelsReference", path: "Tests/KernelReference", cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("m")]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "CKernelsReference", "CImage"], path: "Tests/CKernelsTests"),
-        .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN", "CKernels"], path: "Tests/StyleGANTests"),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "StyleGAN", "CKernels", "CImage"], path: "Tests/TrainingTests"),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "StyleGAN"], path: "Tests/InferenceTests"),
+        .target(name: "TestSupport", dependencies: ["StyleGAN"], path: "Tests/Support"),
+        .testTarget(name: "StyleGANTests", dependencies: ["StyleGAN", "CKernels", "TestSupport"], path: "Tests/StyleGANTests"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "StyleGAN", "CKernels", "CImage", "TestSupport"], path: "Tests/TrainingTests"),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "StyleGAN", "TestSupport"], path: "Tests/InferenceTests"),
     ] + mpiTargets
 )

@@ -2,6 +2,7 @@
 // (Tests/reference/make_sefa_fixture.py), and edits along them.
 import Foundation
 import Testing
+import TestSupport
 @testable import Inference
 @testable import StyleGAN
 

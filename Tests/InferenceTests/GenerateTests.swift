@@ -2,6 +2,7 @@
 // noise modes, and clear errors for bad input.
 import Foundation
 import Testing
+import TestSupport
 @testable import Inference
 @testable import StyleGAN
 

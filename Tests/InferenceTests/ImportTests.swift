@@ -4,6 +4,7 @@
 // (make_nvidia_fixtures.py). Same z, noise off: the images match before quantisation.
 import Foundation
 import Testing
+import TestSupport
 @testable import Inference
 @testable import StyleGAN
 

@@ -1,6 +1,7 @@
 // Style mixing and interpolation: the identities that pin their meaning down.
 import Foundation
 import Testing
+import TestSupport
 @testable import Inference
 @testable import StyleGAN
 

@@ -2,6 +2,7 @@
 // float32, within 1/255 in float16) and they are refused where a training checkpoint is needed.
 import Foundation
 import Testing
+import TestSupport
 @testable import Inference
 @testable import StyleGAN
 

@@ -3,6 +3,7 @@
 // thrown error or a successful read: never a crash, a hang or an allocation the file does not hold.
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 
 private let importDir = fixturesDirectory.appendingPathComponent("import")

@@ -2,6 +2,7 @@
 // before anything is allocated.
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 
 private func header(_ json: String, data: Int = 0, claimedLength: UInt64? = nil) -> Data {

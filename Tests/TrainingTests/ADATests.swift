@@ -2,6 +2,7 @@
 // when D cannot reach the target, augmentation reaching G's gradient, and p in the checkpoint.
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 @testable import Training
 

@@ -4,6 +4,7 @@
 // and a build without MPI refuses to run as one of several ranks.
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 @testable import Training
 

@@ -7,6 +7,7 @@
 // largest |value| (for the D parameter gradients, at least 1e-3 times the largest of them).
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 @testable import Training
 

@@ -3,6 +3,7 @@
 // uninterrupted run.
 import Foundation
 import Testing
+import TestSupport
 @testable import StyleGAN
 @testable import Training
 

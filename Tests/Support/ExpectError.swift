@@ -1,8 +1,8 @@
-// A test helper: the call must throw the library's error from the given domain.
+// Shared by the test targets: the call must throw the library's error from the given domain.
 import StyleGAN
 import Testing
 
-func expectError(_ domain: StyleGANError.Domain, _ comment: Comment? = nil,
+public func expectError(_ domain: StyleGANError.Domain, _ comment: Comment? = nil,
                  sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
     do {
         try body()
