@@ -22,17 +22,11 @@ public struct AugmentPipe: Equatable {
     /// One sample's draw: the value of each operation (its identity when not applied).
     public struct Draw: Equatable {
         public var xflip = 0, rotate90 = 0
-        public var xint = (x: 0.0, y: 0.0)          // pixels (integers)
+        public var xint = SIMD2<Double>(0, 0)       // pixels (integers)
         public var scale = 1.0, preRotation = 0.0, aniso = 1.0, postRotation = 0.0
-        public var xfrac = (x: 0.0, y: 0.0)         // fractions of the size
+        public var xfrac = SIMD2<Double>(0, 0)      // fractions of the size
         public var brightness = 0.0, contrast = 1.0, lumaflip = 0, hue = 0.0, saturation = 1.0
         public init() {}
-        public static func == (a: Draw, b: Draw) -> Bool {
-            a.xflip == b.xflip && a.rotate90 == b.rotate90 && a.xint == b.xint && a.scale == b.scale
-                && a.preRotation == b.preRotation && a.aniso == b.aniso && a.postRotation == b.postRotation
-                && a.xfrac == b.xfrac && a.brightness == b.brightness && a.contrast == b.contrast
-                && a.lumaflip == b.lumaflip && a.hue == b.hue && a.saturation == b.saturation
-        }
     }
 
     /// Draws for samples `samples` of a batch of `batch`, from Philox (seed, stream, stream + 1, step):
@@ -51,14 +45,14 @@ public struct AugmentPipe: Equatable {
             if hit(1, p) { d.xflip = Int((u[u0] * 2).rounded(.down)) }
             if hit(3, p) { d.rotate90 = Int((u[u0 + 2] * 4).rounded(.down)) }
             if hit(6, p) {
-                d.xint = (((u[u0 + 4] * 2 - 1) * Self.xintMax * Double(size.width)).rounded(.toNearestOrEven),
+                d.xint = SIMD2(((u[u0 + 4] * 2 - 1) * Self.xintMax * Double(size.width)).rounded(.toNearestOrEven),
                           ((u[u0 + 5] * 2 - 1) * Self.xintMax * Double(size.height)).rounded(.toNearestOrEven))
             }
             if hit(7, p) { d.scale = exp2(z[z0] * Self.scaleStd) }
             if hit(9, pRot) { d.preRotation = (u[u0 + 8] * 2 - 1) * .pi * Self.rotateMax }
             if hit(10, p) { d.aniso = exp2(z[z0 + 1] * Self.anisoStd) }
             if hit(12, pRot) { d.postRotation = (u[u0 + 11] * 2 - 1) * .pi * Self.rotateMax }
-            if hit(13, p) { d.xfrac = (z[z0 + 2] * Self.xfracStd, z[z0 + 3] * Self.xfracStd) }
+            if hit(13, p) { d.xfrac = SIMD2(z[z0 + 2], z[z0 + 3]) * Self.xfracStd }
             if hit(14, p) { d.brightness = z[z0 + 4] * Self.brightnessStd }
             if hit(15, p) { d.contrast = exp2(z[z0 + 5] * Self.contrastStd) }
             if hit(17, p) { d.lumaflip = Int((u[u0 + 16] * 2).rounded(.down)) }

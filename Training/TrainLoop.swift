@@ -73,11 +73,11 @@ extension Trainer {
                 continue
             }
             failures = 0
-            if case .ada = augment, let pipe = step.augment {
+            if case .ada = augment, let p = step.augment?.p {
                 // NVlabs' controller: after every 4th step, p follows sign(r_t - target).
                 adaSigns = (adaSigns.sum + Double(s.realSign), adaSigns.count + 1)
                 if iteration % AugmentMode.interval == 0 {
-                    step.augment!.p = augment.adjusted(pipe.p, rt: adaSigns.sum / Double(adaSigns.count), images: batchImages * AugmentMode.interval)
+                    step.augment?.p = augment.adjusted(p, rt: adaSigns.sum / Double(adaSigns.count), images: batchImages * AugmentMode.interval)
                     adaSigns = (0, 0)
                 }
             }

@@ -14,7 +14,7 @@ import Testing
         let list = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [[String: Any]]
         return list.map { o in
             let num = { (k: String) in (o[k] as! NSNumber).doubleValue }
-            let pair = { (k: String) in ((o[k] as! [NSNumber])[0].doubleValue, (o[k] as! [NSNumber])[1].doubleValue) }
+            let pair = { (k: String) in SIMD2((o[k] as! [NSNumber])[0].doubleValue, (o[k] as! [NSNumber])[1].doubleValue) }
             var d = AugmentPipe.Draw()
             (d.xflip, d.rotate90, d.lumaflip) = (Int(num("xflip")), Int(num("rotate90")), Int(num("lumaflip")))
             (d.xint, d.xfrac) = (pair("xint"), pair("xfrac"))
