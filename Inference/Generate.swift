@@ -60,6 +60,9 @@ public struct Synthesizer {
     public let alpha: Float
     /// Set in the view that `frozen` passes: what the generator derives from its weights.
     public private(set) var cache: FrozenWeights?
+    /// The class a conditional network makes (`--class`; see `conditioned(on:)`). Where it is nil
+    /// a run of seeds takes the classes in turn (seed mod classes), as the metrics do.
+    public private(set) var classLabel: Int?
 
     public init(weights: GeneratorWeights) {
         generator = weights.generator
@@ -72,18 +75,36 @@ public struct Synthesizer {
     /// A checkpoint or a generator-only file.
     public static func load(_ path: String) throws -> Synthesizer { Synthesizer(weights: try GeneratorWeights.load(from: path)) }
 
+    /// This synthesizer making class `k` (nil: none): refused for an unconditional network, and
+    /// required by a conditional one, whose images depend on it (NVIDIA's generate.py does the same).
+    public func conditioned(on k: Int?) throws -> Synthesizer {
+        let classes = generator.config.classCount
+        var s = self
+        switch (k, classes) {
+        case (nil, 0): return s
+        case (.some, 0): throw StyleGANError.inference("--class: this network is unconditional (it was trained without labels)")
+        case (nil, _): throw StyleGANError.inference("this network is conditional: choose a class with --class (0 to \(classes - 1))")
+        case let (.some(k), _):
+            guard (0..<classes).contains(k) else { throw StyleGANError.inference("--class \(k) is out of range: this network has classes 0 to \(classes - 1)") }
+            s.classLabel = k
+            return s
+        }
+    }
+
     /// Layers the network uses at its resolution.
     public var layerCount: Int { Config.layerCount(at: resolution) }
 
     /// ws (1, layers, wDim) of a seed, truncated if asked.
     public func styles(seed: Int, truncation: Truncation?) throws -> Tensor {
-        try styles(z: latent(seed: seed, zDim: generator.config.zDim), truncation: truncation)
+        try styles(z: latent(seed: seed, zDim: generator.config.zDim), truncation: truncation, seed: seed)
     }
 
-    /// ws (1, layers, wDim) of a latent z (1, zDim), truncated if asked.
-    public func styles(z: Tensor, truncation: Truncation?) throws -> Tensor {
+    /// ws (1, layers, wDim) of a latent z (1, zDim), truncated if asked; of `classLabel`, or of
+    /// the seed's class in turn where a conditional network is given none.
+    public func styles(z: Tensor, truncation: Truncation?, seed: Int = 0) throws -> Tensor {
         try GradMode.withoutGrad {
-            let ws = generator.broadcast(generator.mapping(z, cache: cache)).narrow(axis: 1, start: 0, length: layerCount)
+            let labels = generator.labels(seeds: [seed], class: classLabel)
+            let ws = generator.broadcast(generator.mapping(z, labels: labels, cache: cache)).narrow(axis: 1, start: 0, length: layerCount)
             return try truncation?.apply(ws, wAvg: generator.wAvg) ?? ws
         }
     }

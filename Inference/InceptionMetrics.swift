@@ -46,7 +46,10 @@ extension Synthesizer {
     /// what `generate --seeds` makes of each (the metrics and the training snapshots use it too).
     public func imageTensor(seeds: [Int]) -> Tensor {
         let z = Generator.latents(seeds: seeds, zDim: generator.config.zDim)
-        return GradMode.withoutGrad { generator(z, resolution: resolution, alpha: alpha, noise: .fromSeeds(seeds), cache: cache) }
+        return GradMode.withoutGrad {
+            generator(z, labels: generator.labels(seeds: seeds, class: classLabel), resolution: resolution, alpha: alpha,
+                      noise: .fromSeeds(seeds), cache: cache)
+        }
     }
 
     /// The image of a seed as a tensor (1, 3, R, R) in [-1, 1], with the seed's noise or another mode.

@@ -54,8 +54,7 @@ public func interpolationFrames(_ s: Synthesizer, keys: [LatentKey], framesPerSe
             case .z:
                 let z = slerp(za, zb, t)
                 ws = try GradMode.withoutGrad {
-                    let w = s.generator.broadcast(s.generator.mapping(z, cache: s.cache)).narrow(axis: 1, start: 0, length: s.layerCount)
-                    return try truncation?.apply(w, wAvg: s.generator.wAvg) ?? w
+                    try s.styles(z: z, truncation: truncation, seed: a.noiseSeed)
                 }
             }
             frames.append(s.image(ws, noise: fixedNoise))

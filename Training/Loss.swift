@@ -111,3 +111,15 @@ public enum Loss: Equatable {
 
     public var needsRealsForGenerator: Bool { self == .relativistic }
 }
+
+/// ACGAN's auxiliary classifier term (Odena et al. 2017): the cross-entropy of class logits (N, K)
+/// against one-hot labels (N, K), mean over the batch; log-sum-exp shifted by each row's maximum.
+public func classCrossEntropy(logits: Tensor, labels: Tensor) -> Tensor {
+    precondition(logits.rank == 2 && labels.shape == logits.shape, "classCrossEntropy: logits \(logits.shape), labels \(labels.shape)")
+    let k = logits.shape[1]
+    let v = logits.scalars
+    let rowMax = Tensor(stride(from: 0, to: v.count, by: k).map { v[$0..<($0 + k)].max()! }, shape: [logits.shape[0], 1])
+    let shifted = logits - rowMax
+    return (shifted.exp().sum(axes: [1]).log() - (shifted * labels).sum(axes: [1])).mean()
+}
+

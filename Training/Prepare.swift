@@ -19,6 +19,22 @@ public struct DatasetPreparer {
     public var force: Bool
     /// Print a `\r`-updated progress line on stderr.
     public var showProgress: Bool
+    /// Class labels to store with the images (nil: an unlabelled set).
+    public var labels: LabelSource?
+
+    /// Where a labelled set's classes come from.
+    public enum LabelSource: Equatable {
+        /// One class per first-level subfolder of the source, named after it, in byte order.
+        case subfolders
+        /// A JSON file as NVIDIA's dataset tool reads: {"labels": [["dir/img.png", 3], ...]},
+        /// paths relative to the source, integer classes from 0.
+        case file(String)
+
+        /// "subfolders" or a path to a dataset.json.
+        public init(parsing text: String) {
+            self = text == "subfolders" ? .subfolders : .file(text)
+        }
+    }
 
     public struct Result {
         public let manifest: DatasetManifest
@@ -28,12 +44,12 @@ public struct DatasetPreparer {
     }
 
     public init(source: String, dest: String, resolution: Int = 256, mirror: Bool = false,
-                force: Bool = false, showProgress: Bool = false) throws {
+                force: Bool = false, showProgress: Bool = false, labels: LabelSource? = nil) throws {
         guard DatasetManifest.isValidResolution(resolution) else {
             throw StyleGANError.dataset("--resolution \(resolution) is not a power of two in 4...1024")
         }
-        (self.source, self.dest, self.resolution, self.mirror, self.force, self.showProgress) =
-            (source, dest, resolution, mirror, force, showProgress)
+        (self.source, self.dest, self.resolution, self.mirror, self.force, self.showProgress, self.labels) =
+            (source, dest, resolution, mirror, force, showProgress, labels)
     }
 
     public func run() throws -> Result {
@@ -49,8 +65,14 @@ public struct DatasetPreparer {
         removeStalePartials(of: destDir)
 
         var skipped: [DatasetManifest.Skipped] = []
-        let files = listFiles(under: sourceDir, excluding: destDir, skipped: &skipped)
+        var files = listFiles(under: sourceDir, excluding: destDir, skipped: &skipped)
+        if case let .file(path) = labels {
+            let labelsFile = URL(fileURLWithPath: path).standardizedFileURL.path
+            files.removeAll { sourceDir + "/" + $0 == labelsFile }
+        }
         guard !files.isEmpty else { throw StyleGANError.dataset("no files under \(source)") }
+        // Every image's class is known before any is decoded.
+        let classes = try labels.map { try classesOf(files, labels: $0) }
 
         let partial = destDir + ".partial-\(getpid())"
         do {
@@ -61,7 +83,8 @@ public struct DatasetPreparer {
         var finished = false
         defer { if !finished { try? fm.removeItem(atPath: partial) } }
 
-        let (count, failures) = try writeLevels(files: files, sourceDir: sourceDir, into: partial)
+        let (written, failures) = try writeLevels(files: files, sourceDir: sourceDir, into: partial)
+        let count = written.count
         skipped += failures
         skipped.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         guard count > 0 else {
@@ -69,7 +92,8 @@ public struct DatasetPreparer {
             throw StyleGANError.dataset("no readable images under \(source): all \(files.count) files were skipped, e.g.\n\(examples)")
         }
 
-        let manifest = DatasetManifest(count: count, resolution: resolution, mirror: mirror, source: sourceDir, skipped: skipped)
+        let manifest = DatasetManifest(count: count, resolution: resolution, mirror: mirror, source: sourceDir, skipped: skipped,
+                                       labels: classes.map { c in written.map { c.labels[$0]! } }, classNames: classes?.names)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writeAtomically(try encoder.encode(manifest), to: partial + "/" + DatasetManifest.fileName)
@@ -186,6 +210,66 @@ public struct DatasetPreparer {
         return files.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
+    // MARK: - Labels
+
+    /// The class of each image file (by index in `files`) and the class names. Files that are not
+    /// named as images (.png, .jpg, .jpeg) need no label: they are skipped as images anyway.
+    private func classesOf(_ files: [String], labels: LabelSource) throws -> (labels: [Int: Int], names: [String]) {
+        let images = files.indices.filter { i in ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: files[i]).pathExtension.lowercased()) }
+        func missing(_ which: [Int], _ why: String) -> StyleGANError {
+            let examples = which.prefix(5).map { "  " + files[$0] }.joined(separator: "\n")
+            return .dataset("\(why): \(which.count) image\(which.count == 1 ? "" : "s"), e.g.\n\(examples)")
+        }
+        switch labels {
+        case .subfolders:
+            let atTop = images.filter { !files[$0].contains("/") }
+            guard atTop.isEmpty else { throw missing(atTop, "not in a class subfolder (--labels subfolders takes one subfolder per class)") }
+            let folder = { (i: Int) in String(files[i].prefix { $0 != "/" }) }
+            let names = Set(images.map(folder)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            guard !names.isEmpty else { throw StyleGANError.dataset("--labels subfolders: no images in subfolders of \(source)") }
+            let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+            return (Dictionary(uniqueKeysWithValues: images.map { ($0, index[folder($0)]!) }), names)
+        case .file(let path):
+            let byPath = try Self.readLabelsFile(path)
+            let unlabelled = images.filter { byPath[files[$0]] == nil }
+            guard unlabelled.isEmpty else { throw missing(unlabelled, "no label in \(path)") }
+            let classes = (images.map { byPath[files[$0]]! }.max() ?? -1) + 1
+            guard classes > 0 else { throw StyleGANError.dataset("\(path): no labelled images under \(source)") }
+            return (Dictionary(uniqueKeysWithValues: images.map { ($0, byPath[files[$0]]!) }), (0..<classes).map(String.init))
+        }
+    }
+
+    /// NVIDIA's dataset.json: {"labels": [[path, class], ...]}; classes are integers in 0...65535.
+    static func readLabelsFile(_ path: String) throws -> [String: Int] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw StyleGANError.dataset("--labels \(path): cannot be read") }
+        guard let json = try? JSONSerialization.jsonObject(with: data), let top = json as? [String: Any] else {
+            throw StyleGANError.dataset("--labels \(path): not a JSON object (expected {\"labels\": [[\"file.png\", 0], ...]})")
+        }
+        guard let entries = top["labels"] as? [Any] else {
+            throw StyleGANError.dataset("--labels \(path): no \"labels\" list (expected {\"labels\": [[\"file.png\", 0], ...]})")
+        }
+        var out: [String: Int] = [:]
+        for (k, entry) in entries.enumerated() {
+            guard let pair = entry as? [Any], pair.count == 2, let file = pair[0] as? String else {
+                throw StyleGANError.dataset("--labels \(path): entry \(k) is not [\"file\", class]")
+            }
+            // JSON true/false arrive as NSNumber too (a boolean subclass on Linux's Foundation).
+            guard let number = pair[1] as? NSNumber, !String(describing: type(of: number)).contains("Boolean"),
+                  let label = Int(exactly: number.doubleValue) else {
+                throw StyleGANError.dataset("--labels \(path): \(file)'s label \(pair[1]) is not an integer class (vector labels are not supported)")
+            }
+            guard (0...65535).contains(label) else {
+                throw StyleGANError.dataset("--labels \(path): \(file)'s label \(label) is out of range (classes are 0 to 65535)")
+            }
+            let key = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: "/")).standardizedFileURL.path.dropFirst()
+            if let earlier = out[String(key)], earlier != label {
+                throw StyleGANError.dataset("--labels \(path): \(file) is labelled twice (\(earlier) and \(label))")
+            }
+            out[String(key)] = label
+        }
+        return out
+    }
+
     // MARK: - Images to levels
 
     /// Byte offset of each level (final resolution first, then halving down to 4) in one image's buffer.
@@ -197,8 +281,8 @@ public struct DatasetPreparer {
     }
 
     /// Decodes, crops, resizes and reduces files in parallel chunks, appending each readable image
-    /// to the level files in listing order. Returns the number written and the files that failed.
-    private func writeLevels(files: [String], sourceDir: String, into partial: String) throws -> (Int, [DatasetManifest.Skipped]) {
+    /// to the level files in listing order. Returns the indices (in `files`) written and the files that failed.
+    private func writeLevels(files: [String], sourceDir: String, into partial: String) throws -> ([Int], [DatasetManifest.Skipped]) {
         let layout = levelLayout
         let levelRes = DatasetManifest.resolutions(upTo: resolution).reversed().map { $0 }
         var fds: [Int32] = []
@@ -216,7 +300,7 @@ public struct DatasetPreparer {
         var buffer = [UInt8](repeating: 0, count: chunk * layout.total)
         var reasons = [String?](repeating: nil, count: chunk)
         let progress = showProgress ? ProgressLine(total: files.count, unit: "img") : nil
-        var count = 0
+        var written: [Int] = []
         var failures: [DatasetManifest.Skipped] = []
 
         for base in stride(from: 0, to: files.count, by: chunk) {
@@ -241,14 +325,14 @@ public struct DatasetPreparer {
                                      file: partial + "/" + DatasetManifest.levelFileName(levelRes[l]))
                     }
                 }
-                count += 1
+                written.append(base + i)
             }
         }
         progress?.finish()
         for (l, fd) in fds.enumerated() where fsync(fd) != 0 {
             throw StyleGANError.dataset("\(partial)/\(DatasetManifest.levelFileName(levelRes[l])): fsync failed: \(String(cString: strerror(errno)))")
         }
-        return (count, failures)
+        return (written, failures)
     }
 
     /// One file to its levels (CHW planes, final resolution first); nil, or why it was skipped.

@@ -78,7 +78,7 @@ public enum Projector {
         // w_std: the spread of w around w_avg, from 10,000 latents (as the projector does).
         let wStd: Float = GradMode.withoutGrad {
             let z = Tensor(randomNormal: [10000, g.config.zDim], seed: o.seed &+ 0x9A0, stream: 0)
-            let w = g.mapping(z)
+            let w = g.mapping(z, labels: g.labels(seeds: Array(0..<10000)))
             let avg = w.mean(axes: [0])
             return ((w - avg).square().sum() * (1 / 10000)).item.squareRoot()
         }

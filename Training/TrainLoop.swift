@@ -46,9 +46,9 @@ extension Trainer {
                 lastPhase = pos.phase
             }
             let lr = gan.config.learningRate(at: pos.resolution) * (lrScale[pos.phase] ?? 1)
-            let realImages = reals(resolution: pos.resolution, alpha: pos.alpha)
+            let (realImages, realLabels) = reals(resolution: pos.resolution, alpha: pos.alpha)
             let batchImages = gan.config.batchSize(at: pos.resolution)  // the global batch
-            guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
+            guard !options.failAtIterations.contains(iteration), let s = step.run(reals: realImages, labels: realLabels, resolution: pos.resolution, alpha: pos.alpha, lr: lr,
                                    iteration: iteration, nimg: nimg, trainG: Double(nimg) >= dWarmupKimg * 1000) else {
                 failures += 1
                 if root {
@@ -116,7 +116,8 @@ extension Trainer {
         lastGood = try saveCheckpoint()
         guard root else { return }
         try writeSnapshot()
-        try evaluateMetrics()
+        // A stop asked for is prompt: the metrics (minutes of Inception) wait for the next run.
+        if !stopped { try evaluateMetrics() }
         line.finish()
         let elapsed = Date().timeIntervalSince(runStart.0)
         let msg = stopped ? "stopped by signal at" : "finished at"
@@ -129,7 +130,8 @@ extension Trainer {
         let pos = schedule.position(kimg: Double(nimg) / 1000)
         let g = gan.ema
         let z = Generator.latents(seeds: Trainer.snapshotSeeds, zDim: gan.config.zDim)
-        let images = GradMode.withoutGrad { g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
+        let labels = g.labels(seeds: Trainer.snapshotSeeds)
+        let images = GradMode.withoutGrad { g(z, labels: labels, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
         let tiles = (0..<images.shape[0]).map { Image(images, index: $0).upscaled(by: max(1, 64 / pos.resolution)) }
         try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))
     }
@@ -148,7 +150,8 @@ extension Trainer {
                 try inception.extract(count: m.count, progress: false, label: m.name) { range in
                     let z = Generator.latents(seeds: Array(range), zDim: gan.config.zDim)
                     var images = GradMode.withoutGrad {
-                        g(z, resolution: pos.resolution, alpha: pos.alpha, noise: .fromSeeds(Array(range)), cache: cache)
+                        g(z, labels: g.labels(seeds: Array(range)), resolution: pos.resolution, alpha: pos.alpha, noise: .fromSeeds(Array(range)),
+                          cache: cache)
                     }
                     var size = pos.resolution
                     while size < r { images = images.upsampled2x(); size *= 2 }

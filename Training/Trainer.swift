@@ -51,6 +51,10 @@ public struct TrainOptions {
     public var augmentP: Float?
     public var adaTarget: Float?
     public var adaKimg: Double?
+    /// Class-conditional training on a labelled dataset (`prepare --labels`), and how D uses the
+    /// class ("projection" or "acgan"; `Config.ConditionalD`); nil: the run's (unconditional).
+    public var conditional: Bool?
+    public var conditionalD: String?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -144,6 +148,8 @@ public final class Trainer {
             config = p.config
             pretrained = p
         }
+        config = try Trainer.conditioned(config, options: options, dataset: dataset,
+                                         network: resumed != nil ? "the checkpoint" : pretrained != nil ? options.resumeFrom : nil)
         let saved: TrainingState?
         if let resumed {
             guard let s = try TrainingState(metadata: resumed.extraMetadata) else {
@@ -202,6 +208,7 @@ public final class Trainer {
         let frozen = TrainingStep.frozenNames(gan, freezeD: freezeD, resolution: schedule.finalResolution, mapping: freezeMapping)
         step = TrainingStep(networks: gan, loss: loss, seed: seed, collective: options.collective, frozen: frozen)
         step.emaRampUp = resumedFrom == nil
+        step.trainingLabels = config.isConditional ? dataset.labels : nil
         augment = try AugmentMode(name: Trainer.setting("aug", given: options.augment, run: recorded.augment, default: "none"),
                                   target: Trainer.setting("ada-target", given: options.adaTarget, run: recorded.adaTarget, default: 0.6),
                                   kimg: Trainer.setting("ada-kimg", given: options.adaKimg, run: recorded.adaKimg, default: 500))
@@ -229,6 +236,44 @@ public final class Trainer {
             return given
         }
         return run ?? value
+    }
+
+    /// The config with the classes of a conditional run: a new run's from the data (`--cond`), a
+    /// resumed or pretrained `network`'s checked against the data, which must hold as many classes.
+    static func conditioned(_ config: Config, options: TrainOptions, dataset: DatasetCache, network: String?) throws -> Config {
+        var c = config
+        let wanted = options.conditionalD.flatMap(Config.ConditionalD.init(rawValue:))
+        if options.conditionalD != nil && wanted == nil {
+            throw StyleGANError.training("--cond-loss \(options.conditionalD!): choose one of \(Config.ConditionalD.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if options.conditionalD != nil && options.conditional != true && !(network != nil && c.isConditional) {
+            throw StyleGANError.training("--cond-loss needs --cond (class-conditional training)")
+        }
+        let needLabels = "prepare the data with --labels subfolders or --labels dataset.json"
+        if let network {
+            // The architecture is the network's: its classes and its D's use of them.
+            if options.conditional == true && !c.isConditional {
+                throw StyleGANError.training("--cond: \(network) is an unconditional network; a conditional run starts from scratch or from a conditional network")
+            }
+            if options.conditional == false && c.isConditional {
+                throw StyleGANError.training("--no-cond: \(network) is a conditional network of \(c.classCount) classes")
+            }
+            if let wanted, c.isConditional, wanted != c.discriminatorConditioning {
+                throw StyleGANError.training("--cond-loss \(wanted.rawValue): \(network)'s discriminator uses \(c.discriminatorConditioning!.rawValue)")
+            }
+        } else if options.conditional == true {
+            guard dataset.labels != nil else { throw StyleGANError.training("--cond: \(dataset.path) has no labels; \(needLabels)") }
+            (c.classes, c.conditionalD) = (dataset.classCount, wanted ?? .projection)
+        }
+        if c.isConditional {
+            guard dataset.labels != nil else {
+                throw StyleGANError.training("the network is conditional (\(c.classCount) classes) but \(dataset.path) has no labels; \(needLabels)")
+            }
+            guard dataset.classCount == c.classCount else {
+                throw StyleGANError.training("the network has \(c.classCount) classes but \(dataset.path) has \(dataset.classCount)")
+            }
+        }
+        return c
     }
 
     static func note(_ text: String) {
@@ -344,8 +389,9 @@ public final class Trainer {
     }
 
     /// This rank's shard of the reals at resolution r, faded with their 2x-downsampled-then-
-    /// upsampled version, as the fakes are. Data order and flips are those of the global batch.
-    func reals(resolution r: Int, alpha: Float) -> Tensor {
+    /// upsampled version, as the fakes are, and a conditional run's labels of them. Data order
+    /// and flips are those of the global batch.
+    func reals(resolution r: Int, alpha: Float) -> (images: Tensor, labels: [Int]?) {
         let batch = gan.config.batchSize(at: r)
         let samples = Shard(rank: collective.rank, size: collective.size).samples(of: batch)
         let all = sampleIndices(start: nimg, count: batch)
@@ -356,10 +402,11 @@ public final class Trainer {
             flip = u.scalars.map { $0 < 0.5 }
         }
         let x = dataset.images(resolution: r, indices: idx, flip: flip)
-        guard alpha < 1, r > 4 else { return x }
-        return GradMode.withoutGrad {
+        let labels = gan.config.isConditional ? idx.map { dataset.labels![$0] } : nil
+        guard alpha < 1, r > 4 else { return (x, labels) }
+        return (GradMode.withoutGrad {
             let low = x.downsampled2x().upsampled2x()
             return low + (x - low) * alpha
-        }
+        }, labels)
     }
 }

@@ -11,6 +11,8 @@ import StyleGAN
 /// Random streams (Philox stream ids); the step is the iteration.
 enum Stream: UInt32 {
     case dLatent = 10, dMixLatent, dMixing, gLatent, gMixLatent, gMixing, data, mirror, penalty
+    /// The fakes' classes of a conditional run, in the D and the G step.
+    case dLabel = 20, gLabel
     /// Augmentation draws: call k of D in a step uses streams base + 2k and base + 2k + 1.
     case augmentD = 30, augmentG = 40
 }
@@ -27,6 +29,9 @@ public final class TrainingStep {
     let averager: GradientAverager
     /// ADA's pipeline, applied to every image D sees (reals and fakes, in both steps); nil: none.
     public var augment: AugmentPipe?
+    /// A conditional run's training labels: each fake takes the class of a random training image
+    /// (StyleGAN2-ADA), so the fakes' classes follow the data's.
+    public var trainingLabels: [Int]?
 
     /// Means over the global batch; `realSign` is E[sign(D(reals))], ADA's overfitting measure r_t.
     public struct Stats { public var lossD: Float, lossG: Float, penalty: Float, realSign: Float }
@@ -58,18 +63,18 @@ public final class TrainingStep {
     /// ws (n, layers, wDim) of samples `samples` of the global batch with style mixing: with
     /// probability p (one draw for the whole batch), the layers from a random crossover point
     /// (among those in use) take a second latent's w. Also returns the first w.
-    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, batch: Int, samples: [Int], layers used: Int, iteration: Int,
-                cache: FrozenWeights?) -> (ws: Tensor, w: Tensor) {
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, labels: Tensor?, batch: Int, samples: [Int], layers used: Int,
+                iteration: Int, cache: FrozenWeights?) -> (ws: Tensor, w: Tensor) {
         let g = networks.generator, c = networks.config
         let step = UInt32(truncatingIfNeeded: iteration)
         let z = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: latent.rawValue, step: step)
-        let w = g.mapping(z, cache: cache)
+        let w = g.mapping(z, labels: labels, cache: cache)
         let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: used)
         let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: step).scalars
         guard used > 1, u[0] < c.styleMixingProb else { return (ws, w) }
         let cutoff = 1 + min(used - 2, Int(u[1] * Float(used - 1)))
         let z2 = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: mixLatent.rawValue, step: step)
-        let ws2 = g.broadcast(g.mapping(z2, cache: cache)).narrow(axis: 1, start: 0, length: used)
+        let ws2 = g.broadcast(g.mapping(z2, labels: labels, cache: cache)).narrow(axis: 1, start: 0, length: used)
         return (concat([ws.narrow(axis: 1, start: 0, length: cutoff), ws2.narrow(axis: 1, start: cutoff, length: used - cutoff)], axis: 1), w)
     }
 
@@ -80,13 +85,20 @@ public final class TrainingStep {
     /// A D step and a G step at `pos` with learning rate `lr`; the reals are this rank's shard
     /// (`Shard.samples`) of a global batch of shard size x ranks. nil if a loss or a gradient was
     /// not finite on any rank (then nothing was updated anywhere). `nimg` (images shown before
-    /// this step) drives the EMA ramp-up. Stats are means over the global batch.
+    /// this step) drives the EMA ramp-up. Stats are means over the global batch. A conditional
+    /// network needs the reals' classes (`labels`, this rank's shard) and `trainingLabels`.
     /// `trainG` false: D's step alone (a D warm-up against a pretrained G); G, w_avg and the EMA
     /// stay as they are and lossG is 0.
-    public func run(reals realImages: Tensor, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int, trainG: Bool = true) -> Stats? {
+    public func run(reals realImages: Tensor, labels: [Int]? = nil, resolution r: Int, alpha: Float, lr: Float, iteration: Int, nimg: Int,
+                    trainG: Bool = true) -> Stats? {
         let batch = realImages.shape[0] * collective.size
+        let config = networks.config
+        precondition(config.isConditional == (labels != nil) && labels.map { $0.count == realImages.shape[0] } != false,
+                     "TrainingStep: a conditional network needs one label per real, an unconditional one none")
+        precondition(!config.isConditional || trainingLabels?.isEmpty == false, "TrainingStep: a conditional run needs trainingLabels")
         let pass = Pass(resolution: r, alpha: alpha, iteration: iteration, batch: batch,
-                        samples: Shard(rank: collective.rank, size: collective.size).samples(of: batch))
+                        samples: Shard(rank: collective.rank, size: collective.size).samples(of: batch),
+                        realLabels: labels.map { Tensor(oneHot: $0, classes: config.classCount) })
         adamG.learningRate = lr
         adamD.learningRate = lr
         // Each step is its own method so that its graph (a loss holds every activation behind it)
@@ -115,6 +127,8 @@ public final class TrainingStep {
         let resolution: Int, alpha: Float, iteration: Int, batch: Int
         /// This rank's samples of the global batch.
         let samples: [Int]
+        /// The reals' classes, one-hot (conditional networks).
+        var realLabels: Tensor? = nil
         var layers: Int { Config.layerCount(at: resolution) }
     }
 
@@ -123,6 +137,15 @@ public final class TrainingStep {
     func noise(_ pass: Pass, salt: UInt64) -> NoiseInput {
         .given(networks.generator.synthesis.noiseMaps(seed: noiseSeed(pass.iteration, salt), samples: pass.samples,
                                                       of: pass.batch, layers: pass.layers).map { $0! })
+    }
+
+    /// The fakes' classes for one step of a conditional run (one-hot, this rank's samples): the
+    /// classes of random training images.
+    func fakeLabels(_ pass: Pass, _ stream: Stream) -> Tensor? {
+        guard let all = trainingLabels, networks.config.isConditional else { return nil }
+        let u = Tensor(randomUniform: [pass.batch], rows: pass.samples, seed: seed, stream: stream.rawValue,
+                       step: UInt32(truncatingIfNeeded: pass.iteration)).scalars
+        return Tensor(oneHot: u.map { all[min(all.count - 1, Int($0 * Float(all.count)))] }, classes: networks.config.classCount)
     }
 
     /// `x` under this step's augmentation draws for D's call `call` (each call its own draws).
@@ -141,24 +164,33 @@ public final class TrainingStep {
         d.powerStep()
         // Neither network changes until Adam: what each derives from its weights is made once,
         // and D's Winograd transforms serve the reals, the fakes, R1 and all their backwards.
+        let fakeLabels = fakeLabels(pass, .dLabel)
         let stats: [Double]? = FrozenWeights.during(keepingTransformsOf: d.parameters) { cache in
             let fakes: Tensor = GradMode.withoutGrad {
-                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers,
-                                     iteration: pass.iteration, cache: cache)
+                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, labels: fakeLabels, batch: pass.batch, samples: pass.samples,
+                                     layers: pass.layers, iteration: pass.iteration, cache: cache)
                 return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1), cache: cache)
             }
             let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
                              step: UInt32(truncatingIfNeeded: pass.iteration))
             // Every image D sees is augmented (R1 differentiates through the augmentation of the
-            // reals); D's output on the reals gives r_t.
+            // reals); D's output on the reals gives r_t. Images other than the fakes (WGAN-GP's
+            // interpolates) are scored as of the reals' classes.
             var calls = 0
             var realLogits: Tensor?
-            let (lossD, penalty) = loss.discriminatorLoss(d: { x in
-                let out = d(augmented(x, pass, .augmentD, call: calls), alpha: pass.alpha, cache: cache)
-                if x === reals { realLogits = out }
+            var classLogits: (real: Tensor?, fake: Tensor?)
+            var (lossD, penalty) = loss.discriminatorLoss(d: { x in
+                let out = d.forward(augmented(x, pass, .augmentD, call: calls), labels: x === fakes ? fakeLabels : pass.realLabels,
+                                    alpha: pass.alpha, cache: cache)
+                if x === reals { (realLogits, classLogits.real) = (out.score, out.classLogits) }
+                if x === fakes { classLogits.fake = out.classLogits }
                 calls += 1
-                return out
+                return out.score
             }, reals: reals, fakes: fakes, step: pass.iteration, interpolation: eps)
+            if let real = classLogits.real, let fake = classLogits.fake {
+                // ACGAN: D learns to classify both the reals and the fakes.
+                lossD = lossD + classCrossEntropy(logits: real, labels: pass.realLabels!) + classCrossEntropy(logits: fake, labels: fakeLabels!)
+            }
             let signs = realLogits!.scalars.reduce(0.0) { $0 + ($1 > 0 ? 1 : $1 < 0 ? -1 : 0) } / Double(realLogits!.count)
             // A NaN on any rank makes the mean NaN: all ranks skip together.
             let stats = collective.mean([Double(lossD.item), Double(penalty), signs])
@@ -181,16 +213,22 @@ public final class TrainingStep {
         for (_, p) in d.parameters { p.requiresGrad = false }
         defer { for (_, p) in adamD.parameters { p.requiresGrad = true } }
         g.powerStep()
+        let fakeLabels = fakeLabels(pass, .gLabel)
         let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) { cache in
-            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, batch: pass.batch, samples: pass.samples, layers: pass.layers,
-                                 iteration: pass.iteration, cache: cache)
+            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, labels: fakeLabels, batch: pass.batch, samples: pass.samples,
+                                 layers: pass.layers, iteration: pass.iteration, cache: cache)
             let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2), cache: cache)
             var calls = 0
-            let lossG = loss.generatorLoss(d: { x in
+            var fakeClassLogits: Tensor?
+            var lossG = loss.generatorLoss(d: { x in
                 defer { calls += 1 }
-                return d(augmented(x, pass, .augmentG, call: calls), alpha: pass.alpha, cache: cache)
-            }, fakes: fakes,
-                                           reals: loss.needsRealsForGenerator ? reals.detached() : nil)
+                let out = d.forward(augmented(x, pass, .augmentG, call: calls), labels: x === fakes ? fakeLabels : pass.realLabels,
+                                    alpha: pass.alpha, cache: cache)
+                if x === fakes { fakeClassLogits = out.classLogits }
+                return out.score
+            }, fakes: fakes, reals: loss.needsRealsForGenerator ? reals.detached() : nil)
+            // ACGAN: G also makes its fakes classifiable as their classes.
+            if let logits = fakeClassLogits { lossG = lossG + classCrossEntropy(logits: logits, labels: fakeLabels!) }
             let stats = collective.mean([Double(lossG.item)])
             guard stats[0].isFinite else { return nil }
             lossG.backward()

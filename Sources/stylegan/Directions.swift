@@ -74,12 +74,16 @@ struct Edit: ParsableCommand {
     @Option(help: "Layers edited, e.g. 0-5 (default: all).") var layers: String?
     @Option(help: "Noise: const (default), random or none.") var noise: NoiseMode = .const
     @Option(help: "Output folder.") var outdir: String
+    @Option(name: .customLong("class"), help: "The class a conditional network makes of the seeds (0 to classes - 1; required for one).")
+    var classLabel: Int?
 
     func run() throws {
         guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
         guard seeds != nil || w != nil else { throw ValidationError("give --seeds, --w or both") }
         let seedList = try seeds.map(parseSeeds) ?? []
-        let synth = try Synthesizer.load(network)
+        // A projected w is class-free; seeds of a conditional network need their class.
+        let loaded = try Synthesizer.load(network)
+        let synth = seedList.isEmpty && classLabel == nil ? loaded : try loaded.conditioned(on: classLabel)
         let keys = try (w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed)
         let dir = try loadDirection(direction, index: index, wDim: synth.generator.config.wDim)
         let chosen = try layers.map { try parseSeeds($0) } ?? Array(0..<synth.layerCount)

@@ -1,5 +1,5 @@
 // `stylegan generate --network FILE --seeds 0-7,12 --outdir OUT [--trunc PSI] [--trunc-cutoff N]
-// [--noise random|const|none] [--grid]`: one PNG per seed from the EMA generator.
+// [--noise random|const|none] [--grid] [--class K]`: one PNG per seed from the EMA generator.
 import ArgumentParser
 import Foundation
 import Inference
@@ -35,6 +35,8 @@ struct Generate: ParsableCommand {
             help: "Noise: random (from the seed, or the row of --z), const (the network's fixed maps) or none (zero).")
     var noise: NoiseMode = .random
 
+    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).")
+    var classLabel: Int?
     @Flag(help: "Also write all images as one grid.png.")
     var grid = false
 
@@ -46,7 +48,9 @@ struct Generate: ParsableCommand {
         let seedList = try seeds.map(parseSeeds) ?? []
         if truncCutoff != nil && trunc == nil { throw ValidationError("--trunc-cutoff needs --trunc") }
         let truncation = try trunc.map { try Truncation(psi: $0, cutoff: truncCutoff) }
-        let synth = try Synthesizer.load(network)
+        // A projected w is class-free; seeds and latents of a conditional network need their class.
+        let loaded = try Synthesizer.load(network)
+        let synth = seeds == nil && z == nil && classLabel == nil ? loaded : try loaded.conditioned(on: classLabel)
         if let cut = truncCutoff, cut > synth.layerCount {
             throw ValidationError("--trunc-cutoff \(cut) is past the network's \(synth.layerCount) layers")
         }

@@ -27,6 +27,7 @@ struct Info: ParsableCommand {
             c.noisePerResolution == true ? "one noise map per resolution" : nil, c.dLinearFromRGB == true ? "linear fromRGB" : nil,
             c.dChannelsChangeFirst == true ? "D blocks widen first" : nil, c.mbstdWholeBatch == true ? "whole-batch stddev" : nil,
         ].compactMap { $0 }
+        if c.isConditional { lines.append("classes:     \(c.classCount), D conditioned by \(c.discriminatorConditioning!.rawValue)") }
         if !variants.isEmpty { lines.append("variant:     \(variants.joined(separator: ", "))") }
         if let source = s.metadata["imported_from"] { lines.append("imported:    from \(source)") }
         if !s.isGeneratorOnly { lines.append("training:    \(s.stateTensors == 0 ? "no training state" : "\(s.stateTensors) state tensors")") }

@@ -18,6 +18,8 @@ struct Interpolate: ParsableCommand {
     @Flag(help: "Also encode video.mp4 with ffmpeg (must be on PATH).") var video = false
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise, held fixed across frames: random (from the first seed), const or none.") var noise: NoiseMode = .random
+    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).")
+    var classLabel: Int?
     @Option(help: "A projected w (projected_w.npy) as the first key frame (--space w).") var w: String?
 
     func run() throws {
@@ -25,7 +27,7 @@ struct Interpolate: ParsableCommand {
         guard seedList.count + (w == nil ? 0 : 1) >= 2 else { throw ValidationError("interpolation needs at least two seeds (or one seed and --w)") }
         guard frames >= 1, frames <= 10_000 else { throw ValidationError("--frames must be between 1 and 10000") }
         let truncation = try trunc.map { try Truncation(psi: $0) }
-        let synth = try Synthesizer.load(network)
+        let synth = try Synthesizer.load(network).conditioned(on: classLabel)
         try makeOutputFolder(outdir)
         let images = try synth.frozen { synth in
             try interpolationFrames(synth, keys: (try w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed),

@@ -113,7 +113,9 @@ struct Metrics: ParsableCommand {
                 for first in stride(from: 0, to: num, by: batch) {
                     let seeds = Array(first..<min(first + batch, num))
                     let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
-                    var images = GradMode.withoutGrad { g(z, resolution: genRes, alpha: ckpt.alpha, noise: .fromSeeds(seeds), cache: cache) }
+                    var images = GradMode.withoutGrad {
+                        g(z, labels: g.labels(seeds: seeds), resolution: genRes, alpha: ckpt.alpha, noise: .fromSeeds(seeds), cache: cache)
+                    }
                     var r = genRes
                     while r < resolution { images = images.upsampled2x(); r *= 2 }
                     // ProGAN measured uint8 images: round the fakes to the 0..255 grid as the reals are.

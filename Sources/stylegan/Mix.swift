@@ -14,12 +14,14 @@ struct Mix: ParsableCommand {
     @Option(help: "Output folder (created if missing).") var outdir: String
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise: const (default, as the paper's figure), random or none.") var noise: NoiseMode = .const
+    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).")
+    var classLabel: Int?
     @Option(help: "A projected w (projected_w.npy) as the first row.") var rowW: String?
     @Option(help: "A projected w (projected_w.npy) as the first column.") var colW: String?
 
     func run() throws {
         let (rowSeeds, colSeeds) = (try parseSeeds(rows), try parseSeeds(cols))
-        let synthForW = try Synthesizer.load(network)
+        let synthForW = try Synthesizer.load(network).conditioned(on: classLabel)
         let rowKeys = try (rowW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + rowSeeds.map(LatentKey.seed)
         let colKeys = try (colW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + colSeeds.map(LatentKey.seed)
         let layers = try StyleLayers(parsing: styles)

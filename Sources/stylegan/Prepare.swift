@@ -1,4 +1,4 @@
-// `stylegan prepare --source DIR --dest DATA [--resolution 256] [--mirror] [--force]`: builds the
+// `stylegan prepare --source DIR --dest DATA [--resolution 256] [--mirror] [--force] [--labels subfolders|FILE]`: builds the
 // dataset cache from a folder of PNG/JPEG images (the work is in Training/Prepare.swift).
 import ArgumentParser
 import StyleGAN
@@ -23,6 +23,9 @@ struct Prepare: ParsableCommand {
     @Flag(help: "Replace an existing prepared dataset at --dest, once the new one is complete.")
     var force = false
 
+    @Option(help: ArgumentHelp("Store class labels for conditional training: 'subfolders' (one class per subfolder of --source) or a dataset.json ({\"labels\": [[\"dir/img.png\", 0], ...]}, as NVIDIA's dataset tool).", valueName: "subfolders|FILE"))
+    var labels: String?
+
     func validate() throws {
         guard DatasetManifest.isValidResolution(resolution) else {
             throw ValidationError("--resolution \(resolution) is not a power of two in 4...1024")
@@ -31,11 +34,16 @@ struct Prepare: ParsableCommand {
 
     func run() throws {
         let preparer = try DatasetPreparer(source: source, dest: dest, resolution: resolution, mirror: mirror,
-                                           force: force, showProgress: true)
+                                           force: force, showProgress: true, labels: labels.map(DatasetPreparer.LabelSource.init(parsing:)))
         let result = try preparer.run()
         let m = result.manifest
         print("prepared \(m.count) images at \(m.resolutions.map(String.init).joined(separator: ", ")) px into \(dest) "
             + "in \(String(format: "%.1f", result.seconds)) s")
+        if let names = m.classNames, let l = m.labels {
+            var counts = [Int](repeating: 0, count: names.count)
+            for k in l { counts[k] += 1 }
+            print("\(names.count) classes: " + zip(names, counts).map { "\($0) (\($1))" }.joined(separator: ", "))
+        }
         if !m.skipped.isEmpty {
             print("skipped \(m.skipped.count) file\(m.skipped.count == 1 ? "" : "s"):")
             for s in m.skipped { print("  \(s.path): \(s.reason)") }

@@ -1,6 +1,6 @@
 // `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
 // [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE] [--resume-from PRETRAINED]
-// [--aug none|fixed|ada] [--p P]`
+// [--aug none|fixed|ada] [--p P] [--cond [--cond-loss projection|acgan]]`
 // Under `mpirun -np N` (a build with STYLEGAN_MPI=1) the N processes train one model together.
 import ArgumentParser
 import Foundation
@@ -32,6 +32,8 @@ struct Train: ParsableCommand {
     @Option(help: "Augmentation probability: fixed with --aug fixed, the start with --aug ada (default 0; on resume, the run's).") var p: Float?
     @Option(help: "ADA's target for r_t = E[sign(D(reals))] (default 0.6).") var adaTarget: Float?
     @Option(help: "ADA's speed: p can go from 0 to 1 in this many thousand images (default 500).") var adaKimg: Double?
+    @Flag(inversion: .prefixedNo, help: "Class-conditional training on a dataset prepared with --labels (default: off).") var cond: Bool?
+    @Option(help: "How a conditional D uses the class: projection (projection discriminator) or acgan (auxiliary classifier) (default: projection).") var condLoss: String?
     @Option(help: "Metrics at every snapshot into stats.jsonl, comma separated: fid5k, kid10k, ... (Inception; off by default).") var metrics: String?
     @Option(help: "The converted Inception network for --metrics (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).") var inception: String?
     @Flag(help: "No progress line on stderr.") var quiet = false
@@ -72,6 +74,7 @@ struct Train: ParsableCommand {
         (options.freezeD, options.freezeMapping) = (freezeD, freezeMapping)
         options.dWarmupKimg = dWarmupKimg
         (options.augment, options.augmentP, options.adaTarget, options.adaKimg) = (aug, p, adaTarget, adaKimg)
+        (options.conditional, options.conditionalD) = (cond, condLoss)
         options.progress = !quiet
         options.rankChecksums = debugRankChecksums
         options.failAtIterations = Set(debugFailAt)

@@ -7,11 +7,14 @@ import TestSupport
 @testable import StyleGAN
 @testable import Training
 
-/// A prepared dataset of `count` 16 px images: coloured blobs on a flat background.
-func makeDataset(count: Int, name: String) throws -> String {
+/// A prepared dataset of `count` 16 px images: coloured blobs on a flat background; with `classes`,
+/// image i in subfolder class<i mod classes>, prepared with those labels.
+func makeDataset(count: Int, name: String, classes: Int = 0) throws -> String {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-train-\(getpid())-\(name)")
     let src = base.appendingPathComponent("images").path
-    try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+    for k in 0..<max(classes, 1) {
+        try FileManager.default.createDirectory(atPath: src + (classes > 0 ? "/class\(k)" : ""), withIntermediateDirectories: true)
+    }
     for i in 0..<count {
         var px = [UInt8](repeating: 0, count: 24 * 24 * 3)
         let (cx, cy) = (6 + (i * 5) % 12, 6 + (i * 7) % 12)
@@ -23,10 +26,10 @@ func makeDataset(count: Int, name: String) throws -> String {
                 px[(y * 24 + x) * 3 + 2] = inside ? 50 : UInt8(90 + i % 40)
             }
         }
-        try Image(width: 24, height: 24, channels: 3, pixels: px).writePNG(src + String(format: "/img%03d.png", i))
+        try Image(width: 24, height: 24, channels: 3, pixels: px).writePNG(src + (classes > 0 ? "/class\(i % classes)" : "") + String(format: "/img%03d.png", i))
     }
     let data = base.appendingPathComponent("data").path
-    _ = try DatasetPreparer(source: src, dest: data, resolution: 16).run()
+    _ = try DatasetPreparer(source: src, dest: data, resolution: 16, labels: classes > 0 ? .subfolders : nil).run()
     return data
 }
 
@@ -360,11 +363,12 @@ struct ResumeTests {
         return p
     }
 
-    /// Plain, and with ADA (p and its controller's running sums are part of the state).
-    @Test(arguments: [[String](), ["--aug", "ada", "--p", "0.3", "--ada-kimg", "0.5"]])
+    /// Plain, with ADA (p and its controller's running sums are part of the state), and
+    /// class-conditional with ACGAN (labels of reals and fakes drawn by the iteration).
+    @Test(arguments: [[String](), ["--aug", "ada", "--p", "0.3", "--ada-kimg", "0.5"], ["--cond", "--cond-loss", "acgan"]])
     func killedAndResumedRunMatchesAnUninterruptedOneBitForBit(_ extra: [String]) throws {
-        let tag = extra.isEmpty ? "plain" : "ada"
-        let data = try makeDataset(count: 16, name: "resume-\(tag)")
+        let tag = extra.isEmpty ? "plain" : extra.contains("--cond") ? "cond" : "ada"
+        let data = try makeDataset(count: 16, name: "resume-\(tag)", classes: tag == "cond" ? 3 : 0)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())-\(tag)").path
         let (a, b) = (base + "/straight", base + "/killed")
         let straight = try train(["--data", data, "--outdir", a, "--kimg", "0.24"] + extra)
@@ -386,7 +390,7 @@ struct ResumeTests {
         let x = try Data(contentsOf: URL(fileURLWithPath: a + "/checkpoint-000240.safetensors"))
         let y = try Data(contentsOf: URL(fileURLWithPath: b + "/checkpoint-000240.safetensors"))
         #expect(x == y, "the resumed run's final checkpoint differs from the uninterrupted run's")
-        if !extra.isEmpty {
+        if tag == "ada" {
             let state = try TrainingState(metadata: try Checkpoint.load(from: a + "/checkpoint-000240.safetensors").extraMetadata)!
             #expect(state.augment == "ada" && state.augmentP != nil && state.augmentP != 0.3, "ADA's p did not move: \(String(describing: state.augmentP))")
         }

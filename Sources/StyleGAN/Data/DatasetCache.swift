@@ -28,8 +28,13 @@ public struct DatasetManifest: Codable, Equatable {
     public var mirror: Bool
     public var source: String
     public var skipped: [Skipped]
+    /// A labelled set's class of each image, in image order, and the classes' names (label k is
+    /// classNames[k]); nil for an unlabelled set.
+    public var labels: [Int]?
+    public var classNames: [String]?
 
-    public init(count: Int, resolution: Int, mirror: Bool, source: String, skipped: [Skipped]) {
+    public init(count: Int, resolution: Int, mirror: Bool, source: String, skipped: [Skipped],
+                labels: [Int]? = nil, classNames: [String]? = nil) {
         format = Self.formatName
         version = Self.currentVersion
         self.count = count
@@ -38,6 +43,8 @@ public struct DatasetManifest: Codable, Equatable {
         self.mirror = mirror
         self.source = source
         self.skipped = skipped
+        self.labels = labels
+        self.classNames = classNames
     }
 
     /// The sizes the networks support: powers of two from 4 to 1024.
@@ -59,6 +66,9 @@ public final class DatasetCache {
     public let resolutions: [Int]
     public let mirror: Bool
     public let manifest: DatasetManifest
+    /// Each image's class (nil: an unlabelled set), and how many classes there are.
+    public let labels: [Int]?
+    public var classCount: Int { manifest.classNames?.count ?? 0 }
     /// Mapped level files by resolution: base address and length in bytes.
     private let levels: [Int: (base: UnsafePointer<UInt8>, bytes: Int)]
 
@@ -69,6 +79,7 @@ public final class DatasetCache {
         resolution = manifest.resolution
         resolutions = manifest.resolutions
         mirror = manifest.mirror
+        labels = manifest.labels
         self.levels = levels
     }
 
@@ -132,6 +143,15 @@ public final class DatasetCache {
         }
         guard m.resolutions == DatasetManifest.resolutions(upTo: m.resolution) else {
             throw StyleGANError.dataset("\(file): resolutions \(m.resolutions) do not match resolution \(m.resolution) (expected \(DatasetManifest.resolutions(upTo: m.resolution)))")
+        }
+        if m.labels != nil || m.classNames != nil {
+            guard let labels = m.labels, let names = m.classNames, !names.isEmpty else {
+                throw StyleGANError.dataset("\(file): 'labels' and 'classNames' come together")
+            }
+            guard labels.count == m.count else { throw StyleGANError.dataset("\(file): \(labels.count) labels for \(m.count) images") }
+            if let bad = labels.firstIndex(where: { !(0..<names.count).contains($0) }) {
+                throw StyleGANError.dataset("\(file): image \(bad)'s label \(labels[bad]) is outside 0..<\(names.count)")
+            }
         }
         return m
     }

@@ -39,6 +39,12 @@ public struct Config: Codable, Equatable {
     /// Minibatch stddev over the whole batch (rosinality), not groups of `mbstdGroupSize`.
     public var mbstdWholeBatch: Bool?
 
+    /// Class-conditional networks: the number of classes (nil: unconditional). G embeds the class
+    /// into its mapping input (StyleGAN2-ADA); D uses it as `conditionalD` says.
+    public var classes: Int?
+    /// How a conditional D uses the class (nil: projection).
+    public var conditionalD: ConditionalD?
+
     // Training
     /// Batch size, and per resolution where it differs (ProGAN's minibatch dict).
     public var batchSize: Int
@@ -53,6 +59,21 @@ public struct Config: Codable, Equatable {
     public var wAvgBeta: Float = 0.995
 
     public var instanceNormEps: Float { instanceNormEpsilon ?? normEpsilon }
+
+    /// A conditional D's use of the class.
+    public enum ConditionalD: String, Codable, CaseIterable {
+        /// The projection discriminator (Miyato & Koyama 2018): the score plus the inner product of
+        /// D's last features with the class's embedding.
+        case projection
+        /// ACGAN (Odena et al. 2017): an unconditional score and an auxiliary classifier head whose
+        /// cross-entropy both networks minimise.
+        case acgan
+    }
+
+    /// The number of classes of a conditional network, 0 for an unconditional one.
+    public var classCount: Int { classes ?? 0 }
+    public var isConditional: Bool { classCount > 0 }
+    public var discriminatorConditioning: ConditionalD? { isConditional ? conditionalD ?? .projection : nil }
 
     /// The minibatch-stddev group for a batch of n (1: the layer is off).
     public func mbstdGroup(batch n: Int) -> Int { mbstdWholeBatch == true ? n : min(mbstdGroupSize, n) }
@@ -89,6 +110,8 @@ public struct Config: Codable, Equatable {
             throw fail("learning rates must be positive")
         }
         guard (batchByResolution ?? [:]).values.allSatisfy({ $0 >= 1 }) else { throw fail("batch sizes must be positive") }
+        if let classes, !(1...65536).contains(classes) { throw fail("\(classes) classes: a conditional network has 1 to 65536") }
+        if conditionalD != nil && classes == nil { throw fail("conditionalD is set but the network has no classes") }
     }
 }
 

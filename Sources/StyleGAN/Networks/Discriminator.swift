@@ -30,10 +30,14 @@ public final class DiscriminatorBlock: Module {
     }
 }
 
-/// Minibatch stddev -> 3x3 conv -> dense -> dense to one score, on 4x4 features.
+/// Minibatch stddev -> 3x3 conv -> dense -> dense to one score, on 4x4 features. A conditional D
+/// adds to the score the projection of the last features h on the class's embedding e (Miyato &
+/// Koyama 2018), <h, e> / sqrt(dim) with e normalised as StyleGAN2-ADA normalises its class map;
+/// or, for ACGAN, classifies h into the classes with one more dense layer.
 public final class DiscriminatorEpilogue: Module {
     public let conv: EqualizedConv2d, convBias: Tensor
     public let fc0: EqualizedLinear, fc1: EqualizedLinear
+    public let projection: EqualizedLinear?, classifier: EqualizedLinear?
     public let groupSize: Int
     let wholeBatch: Bool
 
@@ -47,18 +51,30 @@ public final class DiscriminatorEpilogue: Module {
         fc0 = EqualizedLinear(c1 * 16, c0, init: &rng)
         // The dense layers keep equalised lr in every configuration, as NVlabs' D_basic does.
         fc1 = EqualizedLinear(c0, 1, gain: 1, init: &rng)
+        let conditioning = c.discriminatorConditioning
+        projection = conditioning == .projection ? EqualizedLinear(c.classCount, c0, gain: 1, init: &rng) : nil
+        classifier = conditioning == .acgan ? EqualizedLinear(c0, c.classCount, gain: 1, init: &rng) : nil
     }
 
-    func callAsFunction(_ input: Tensor, cache: FrozenWeights?) -> Tensor {
+    /// Scores (N, 1) and, with an ACGAN head, class logits (N, classes).
+    func callAsFunction(_ input: Tensor, labels: Tensor?, cache: FrozenWeights?) -> (score: Tensor, classLogits: Tensor?) {
         var x = wholeBatch ? minibatchStdDev(input, groupSize: input.shape[0]) : groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
         x = conv(x, cache: cache).biasLeakyReLU(convBias)
-        x = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2, cache: cache)
-        return fc1(x, cache: cache)
+        let h = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2, cache: cache)
+        var score = fc1(h, cache: cache)
+        if let projection {
+            precondition(labels?.shape == [h.shape[0], projection.weight.shape[1]],
+                         "Discriminator: a projection D needs one-hot labels (\(h.shape[0]), \(projection.weight.shape[1])), not \(labels?.shape.description ?? "none")")
+            let e = projection(labels!, cache: cache).pixelNorm()
+            score = score + (h * e).sum(axes: [1]) * (1 / Float(h.shape[1]).squareRoot())
+        }
+        return (score, classifier.map { $0(h, cache: cache) })
     }
 
     /// Named as block 4, as NVlabs' D_basic names it.
     public var members: [(String, ModuleMember)] {
         [("block4.conv", .module(conv)), ("block4.conv.bias", .parameter(convBias)), ("block4.fc0", .module(fc0)), ("block4.fc1", .module(fc1))]
+            + (projection.map { [("block4.projection", .module($0))] } ?? []) + (classifier.map { [("block4.classifier", .module($0))] } ?? [])
     }
 }
 
@@ -87,9 +103,14 @@ public final class Discriminator: Module {
         epilogue = DiscriminatorEpilogue(config: config, init: &rng)
     }
 
-    /// Scores (N, 1) for images (N, 3, R, R); below full fade-in (alpha < 1) the R/2 stem on the
+    /// Scores (N, 1) for images (N, 3, R, R) (of classes `labels`, one-hot, for a projection D).
+    public func callAsFunction(_ images: Tensor, labels: Tensor? = nil, alpha: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
+        forward(images, labels: labels, alpha: alpha, cache: cache).score
+    }
+
+    /// Scores and an ACGAN D's class logits; below full fade-in (alpha < 1) the R/2 stem on the
     /// 2x-downsampled images is blended in after block R, mirroring the generator.
-    public func callAsFunction(_ images: Tensor, alpha: Float = 1, cache: FrozenWeights? = nil) -> Tensor {
+    public func forward(_ images: Tensor, labels: Tensor? = nil, alpha: Float = 1, cache: FrozenWeights? = nil) -> (score: Tensor, classLogits: Tensor?) {
         precondition(images.rank == 4 && images.shape[1] == 3 && images.shape[2] == images.shape[3],
                      "Discriminator: images \(images.shape) must be (N, 3, R, R)")
         let r = images.shape[2]
@@ -108,7 +129,7 @@ public final class Discriminator: Module {
             }
             res /= 2
         }
-        return epilogue(x, cache: cache)
+        return epilogue(x, labels: labels, cache: cache)
     }
 
     public var members: [(String, ModuleMember)] {

@@ -3,22 +3,48 @@
 // ProGAN fade-in between resolutions. Follows NVlabs' G_style / G_mapping / G_synthesis.
 
 /// z -> w: pixel norm, then `mappingLayers` equalised dense layers (lr multiplier 0.01) with leaky ReLU.
+/// A conditional network also embeds the class (a linear layer of the one-hot label, StyleGAN2-ADA's
+/// `embed`), normalises the embedding as z is normalised, and feeds [z, embedding] to the first layer.
 public final class MappingNetwork: Module {
+    public let embed: EqualizedLinear?
     public let layers: [EqualizedLinear]
 
     init(config: Config, init rng: inout ParameterInit) {
+        embed = config.isConditional ? EqualizedLinear(config.classCount, config.wDim, gain: 1, init: &rng) : nil
+        let inputs = config.zDim + (config.isConditional ? config.wDim : 0)
         layers = (0..<config.mappingLayers).map { i in
-            EqualizedLinear(i == 0 ? config.zDim : config.wDim, config.wDim, lrMul: config.mappingLRMul, init: &rng)
+            EqualizedLinear(i == 0 ? inputs : config.wDim, config.wDim, lrMul: config.mappingLRMul, init: &rng)
         }
     }
 
-    /// z (N, zDim) -> w (N, wDim).
-    public func callAsFunction(_ z: Tensor, cache: FrozenWeights? = nil) -> Tensor {
-        precondition(z.rank == 2 && z.shape[1] == layers[0].weight.shape[1], "MappingNetwork: z \(z.shape)")
-        return layers.reduce(z.pixelNorm()) { x, layer in layer(x, slope: 0.2, cache: cache) }
+    /// z (N, zDim) and, for a conditional network, one-hot labels (N, classes) -> w (N, wDim).
+    public func callAsFunction(_ z: Tensor, labels: Tensor? = nil, cache: FrozenWeights? = nil) -> Tensor {
+        precondition(z.rank == 2, "MappingNetwork: z \(z.shape)")
+        var x = z.pixelNorm()
+        if let embed {
+            precondition(labels?.shape == [z.shape[0], embed.weight.shape[1]],
+                         "MappingNetwork: a conditional network needs one-hot labels (\(z.shape[0]), \(embed.weight.shape[1])), not \(labels?.shape.description ?? "none")")
+            x = concat([x, embed(labels!, cache: cache).pixelNorm()], axis: 1)
+        } else {
+            precondition(labels == nil, "MappingNetwork: labels given to an unconditional network")
+        }
+        precondition(x.shape[1] == layers[0].weight.shape[1], "MappingNetwork: z \(z.shape)")
+        return layers.reduce(x) { x, layer in layer(x, slope: 0.2, cache: cache) }
     }
 
-    public var members: [(String, ModuleMember)] { layers.enumerated().map { ("fc\($0)", .module($1)) } }
+    public var members: [(String, ModuleMember)] {
+        (embed.map { [("embed", .module($0))] } ?? []) + layers.enumerated().map { ("fc\($0)", .module($1)) }
+    }
+}
+
+extension Tensor {
+    /// One-hot rows (labels.count, classes) of class labels in 0..<classes.
+    public convenience init(oneHot labels: [Int], classes: Int) {
+        precondition(labels.allSatisfy { (0..<classes).contains($0) }, "one-hot: labels \(labels) outside 0..<\(classes)")
+        var v = [Float](repeating: 0, count: labels.count * classes)
+        for (i, l) in labels.enumerated() { v[i * classes + l] = 1 }
+        self.init(v, shape: [labels.count, classes])
+    }
 }
 
 /// Noise for the synthesis layers: drawn from a seed, the network's fixed maps, none, or given.
@@ -216,10 +242,23 @@ public final class Generator: Module {
         w.reshaped([w.shape[0], 1, config.wDim]).expand([w.shape[0], config.layerCount, config.wDim])
     }
 
-    /// z (N, zDim) -> images (N, 3, R, R) with the same w on every layer.
-    public func callAsFunction(_ z: Tensor, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const,
+    /// z (N, zDim) (and a conditional network's one-hot labels) -> images (N, 3, R, R) with the
+    /// same w on every layer.
+    public func callAsFunction(_ z: Tensor, labels: Tensor? = nil, resolution: Int? = nil, alpha: Float = 1, noise: NoiseInput = .const,
                                cache: FrozenWeights? = nil) -> Tensor {
-        synthesis(broadcast(mapping(z, cache: cache)), resolution: resolution ?? config.resolution, alpha: alpha, noise: noise, cache: cache)
+        synthesis(broadcast(mapping(z, labels: labels, cache: cache)), resolution: resolution ?? config.resolution, alpha: alpha,
+                  noise: noise, cache: cache)
+    }
+
+    /// One-hot labels for a batch of classes (nil for an unconditional network, which takes none).
+    public func labels(_ classes: [Int]) -> Tensor? {
+        config.isConditional ? Tensor(oneHot: classes, classes: config.classCount) : nil
+    }
+
+    /// Where many seeds are drawn with no class asked for (snapshots, metrics, statistics of w),
+    /// a conditional network makes seed s of class s mod classes: every class in turn.
+    public func labels(seeds: [Int], class fixed: Int? = nil) -> Tensor? {
+        labels(seeds.map { fixed ?? $0 % max(config.classCount, 1) })
     }
 
     public var members: [(String, ModuleMember)] { [("w_avg", .buffer(wAvg)), ("mapping", .module(mapping)), ("synthesis", .module(synthesis))] }
