@@ -133,6 +133,65 @@ struct ConditionalNetworkTests {
     }
 }
 
+/// Against Tests/reference/make_conditional_fixtures.py (PyTorch, float64): StyleGAN2-ADA's
+/// conditional mapping, the projection D's score, the ACGAN head and its cross-entropy, every
+/// gradient of a loss through all of them, and R1's second-order gradient through the projection.
+@Suite("Class-conditional networks against the PyTorch reference")
+struct ConditionalFixtureTests {
+    @Test func mappingHeadsGradientsAndR1() throws {
+        let file = try SafetensorsFile.read(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/networks/conditional.safetensors").path)
+        var config = Config(name: "conditional-reference", resolution: 8, zDim: 16, wDim: 16, mappingLayers: 8, fmapBase: 64, fmapMax: 16,
+                            fmapMin: 1, batchSize: 4, phaseKimg: 1)
+        config.classes = 3
+        let g = Generator(config: config, seed: 1)
+        let dP = Discriminator(config: config, seed: 1)
+        config.conditionalD = .acgan
+        let dA = Discriminator(config: config, seed: 1)
+        let mapping = g.parameters.filter { $0.0.hasPrefix("G.mapping.") }
+        for (name, t) in mapping + dP.parameters + dA.parameters { t.assign(try file.tensor(name, shape: t.shape)) }
+        let (z, labels, images) = (try file.tensor("z"), try file.tensor("labels"), try file.tensor("images"))
+        let (gw, gs) = (try file.tensor("gw"), try file.tensor("gs"))
+        func near(_ got: Tensor, _ name: String, floor: Float = 0) throws {
+            let want = try file.tensor(name)
+            let scale = max(want.scalars.map(abs).max() ?? 0, floor, 1e-6)
+            #expect(got.shape == want.shape, "\(name): shape \(got.shape) vs \(want.shape)")
+            guard got.shape == want.shape else { return }
+            let diff = zip(got.scalars, want.scalars).map { abs($0 - $1) }.max() ?? 0
+            print(String(format: "  %-40@ max |diff| %.3e of scale %.3e", name as NSString, diff, scale))
+            #expect(diff <= 1e-3 * scale, "\(name): max |diff| \(diff) exceeds 1e-3 x \(scale)")
+        }
+        images.requiresGrad = true
+        let w = g.mapping(z, labels: labels)
+        let scoreP = dP(images, labels: labels)
+        let (scoreA, logits) = dA.forward(images)
+        let ce = classCrossEntropy(logits: logits!, labels: labels)
+        try near(w, "w")
+        try near(scoreP, "score_projection")
+        try near(scoreA, "score_acgan")
+        try near(logits!, "logits")
+        try near(ce.reshaped([1]), "cross_entropy")
+
+        let loss = (w * gw).sum() + (scoreP * gs).sum() + ce
+        let targets = mapping + dP.parameters + dA.parameters
+        let grads = gradients(of: [loss], wrt: targets.map(\.1) + [images])
+        // D's shared weights are two tensors here (one per head's network): their gradients add.
+        var byName: [String: Tensor] = [:]
+        for ((name, _), grad) in zip(targets, grads) { byName[name] = byName[name].map { $0 + grad } ?? grad }
+        let largest = byName.values.flatMap { $0.scalars.map(abs) }.max()!
+        for (name, grad) in byName.sorted(by: { $0.key < $1.key }) { try near(grad, "grad." + name, floor: 1e-3 * largest) }
+        try near(grads.last!, "grad.images")
+
+        let x = images.detached()
+        x.requiresGrad = true
+        let r1 = gradients(of: [dP(x, labels: labels).sum()], wrt: [x], createGraph: true)[0].square().sum()
+        try near(r1.reshaped([1]), "r1")
+        let r1Grads = gradients(of: [r1], wrt: dP.parameters.map(\.1))
+        let r1Largest = r1Grads.flatMap { $0.scalars.map(abs) }.max()!
+        for ((name, _), grad) in zip(dP.parameters, r1Grads) { try near(grad, "r1grad." + name, floor: 1e-3 * r1Largest) }
+    }
+}
+
 @Suite("Class-conditional training", .serialized)
 struct ConditionalTrainingTests {
     /// A run on bright and dark images, labelled: G's images of the "bright" class come out
