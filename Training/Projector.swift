@@ -69,9 +69,9 @@ public enum Projector {
     }
 
     /// Projects `target` (1, 3, R, R) in [-1, 1] at the generator's `resolution`. `progress` gets
-    /// (step, distance) after every step.
+    /// (step, distance, the step's image) after every step.
     public static func project(_ g: Generator, target: Tensor, resolution: Int, options o: ProjectionOptions,
-                               perceptual: InceptionV3? = nil, progress: ((Int, Float) -> Void)? = nil) -> Projection {
+                               perceptual: InceptionV3? = nil, progress: ((Int, Float, Tensor) -> Void)? = nil) -> Projection {
         let targetFeatures = perceptual.map { net in GradMode.withoutGrad { net.perceptualFeatures(target) } }
         let layers = Config.layerCount(at: resolution)
         let wDim = g.config.wDim
@@ -120,7 +120,7 @@ public enum Projector {
                     n.assign(centred * (1 / (centred.square().mean().item.squareRoot() + 1e-8)))
                 }
             }
-            progress?(step, lastDistance)
+            progress?(step, lastDistance, image.detached())
         }
         let ws = wOpt.detached().expand([1, layers, wDim]).copy()
         let image = GradMode.withoutGrad { g.synthesis(ws, resolution: resolution, noise: .given(noise.map { $0.detached() })) }

@@ -42,7 +42,7 @@ public enum ProjectBench {
         o.steps = iters + 1
         var times: [Double] = []
         var last = Date()
-        _ = Projector.project(g, target: target, resolution: resolution, options: o) { step, _ in
+        _ = Projector.project(g, target: target, resolution: resolution, options: o) { step, _, _ in
             let now = Date()
             if step > 0 { times.append(now.timeIntervalSince(last)) }  // the first step warms up
             last = now

@@ -76,9 +76,13 @@ struct Edit: ParsableCommand {
     @Option(help: "Output folder.") var outdir: String
     @Option(name: .customLong("class"), help: "The class a conditional network makes of the seeds (0 to classes - 1; required for one).")
     var classLabel: Int?
+    @Option(help: "Also write N animation frames per seed or w (frame00000.png ...) sweeping the strength from -s to s.") var frames: Int?
+    @Flag(help: "With --frames, also encode video.mp4 with ffmpeg (must be on PATH).") var video = false
 
     func run() throws {
         guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+        if let frames, !(2...10_000).contains(frames) { throw ValidationError("--frames must be between 2 and 10000") }
+        if video && frames == nil { throw ValidationError("--video needs --frames") }
         guard seeds != nil || w != nil else { throw ValidationError("give --seeds, --w or both") }
         let seedList = try seeds.map(parseSeeds) ?? []
         // A projected w is class-free; seeds of a conditional network need their class.
@@ -90,18 +94,30 @@ struct Edit: ParsableCommand {
         if let bad = chosen.first(where: { $0 >= synth.layerCount }) { throw ValidationError("layer \(bad) is past the network's \(synth.layerCount) layers") }
         try makeOutputFolder(outdir)
         var cells: [Image] = []
+        var frameCount = 0
         try synth.frozen { synth in
             for key in keys {
                 let ws = try key.styles(synth, truncation: nil)
+                let image = { (k: Int, n: Int) in
+                    synth.image(edited(ws, direction: dir, strength: -strength + 2 * strength * Float(k) / Float(n - 1), layers: chosen),
+                                noise: synth.noiseInput(noise, seed: key.noiseSeed))
+                }
                 for k in 0..<steps {
-                    let s = -strength + 2 * strength * Float(k) / Float(steps - 1)
-                    let img = synth.image(edited(ws, direction: dir, strength: s, layers: chosen), noise: synth.noiseInput(noise, seed: key.noiseSeed))
+                    let img = image(k, steps)
                     try img.writePNG(outdir + "/edit-\(key.name)-" + String(format: "%02d.png", k))
                     cells.append(img)
+                }
+                for k in 0..<(frames ?? 0) {
+                    try image(k, frames!).writePNG(outdir + String(format: "/frame%05d.png", frameCount))
+                    frameCount += 1
                 }
             }
         }
         try Image.grid(cells, columns: steps).writePNG(outdir + "/grid.png")
-        print("wrote \(cells.count) images and grid.png to \(outdir)")
+        print("wrote \(cells.count) images and grid.png" + (frameCount > 0 ? " and \(frameCount) frames" : "") + " to \(outdir)")
+        if video {
+            try encodeVideo(folder: outdir, output: outdir + "/video.mp4")
+            print("wrote \(outdir)/video.mp4")
+        }
     }
 }

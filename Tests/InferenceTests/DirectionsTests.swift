@@ -52,6 +52,28 @@ struct DirectionsTests {
         #expect(try loadDirection(path, index: 2, wDim: 7).shape == [1, 7])
     }
 
+    /// `edit --frames N`: N frames per seed from strength -s to s, the first and last the row's
+    /// ends; `--video` needs `--frames`.
+    @Test func editFramesSweepTheStrength() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-edit-frames-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var (rc, text) = try runCLI(["directions", "--network", shippedWeightsPath, "--outdir", dir])
+        #expect(rc == 0, "\(text)")
+        let common = ["edit", "--network", shippedWeightsPath, "--seeds", "1,2", "--direction", dir + "/sefa.npy", "--outdir", dir + "/e"]
+        (rc, text) = try runCLI(common + ["--frames", "4"])
+        #expect(rc == 0, "\(text)")
+        let read = { (name: String) in try Data(contentsOf: URL(fileURLWithPath: dir + "/e/" + name)) }
+        let frames = try FileManager.default.contentsOfDirectory(atPath: dir + "/e").filter { $0.hasPrefix("frame") }.sorted()
+        #expect(frames == (0..<8).map { String(format: "frame%05d.png", $0) })
+        #expect(try read("frame00000.png") == read("edit-0001-00.png") && read("frame00003.png") == read("edit-0001-06.png"))
+        #expect(try read("frame00004.png") == read("edit-0002-00.png") && read("frame00007.png") == read("edit-0002-06.png"))
+        #expect(try read("frame00001.png") != read("frame00002.png"))
+        (rc, text) = try runCLI(common + ["--video"])
+        #expect(rc != 0 && text.contains("--video needs --frames"), "\(text)")
+        (rc, text) = try runCLI(common + ["--frames", "1"])
+        #expect(rc != 0 && text.contains("between 2 and 10000"), "\(text)")
+    }
+
     /// Labelled latents: latents whose label is the side of a hidden unit vector v give back a
     /// direction close to v; labels come from a CSV with a header and an index column.
     @Test func directionFromLabelsFindsTheHiddenAxis() throws {

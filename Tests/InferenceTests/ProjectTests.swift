@@ -62,6 +62,29 @@ struct ProjectTests {
         #expect(files[0] == files[1])
     }
 
+    /// `--video`: one frame per step, the target beside that step's image; encoded with ffmpeg
+    /// where it is installed, the frames kept where it is not (never a failed projection).
+    @Test func videoOfTheOptimisation() throws {
+        let out = Self.dir + "/video"
+        let (rc, text) = try runCLI(["project", "--network", Self.weights, "--target", try Self.target(), "--outdir", out,
+                                     "--steps", "3", "--video", "--quiet"])
+        #expect(rc == 0, "\(text)")
+        if FileManager.default.fileExists(atPath: out + "/video.mp4") {
+            #expect(!FileManager.default.fileExists(atPath: out + "/video-frames"))
+        } else {
+            #expect(text.contains("ffmpeg") && text.contains("video-frames"), "\(text)")
+            let frames = try FileManager.default.contentsOfDirectory(atPath: out + "/video-frames").sorted()
+            #expect(frames == ["frame00000.png", "frame00001.png", "frame00002.png"])
+            let frame = try Image.read(out + "/video-frames/frame00002.png"), target = try Image.read(out + "/target.png")
+            #expect(frame.width == 2 * target.width && frame.height == target.height)
+            // The left half is the target.
+            for y in 0..<target.height {
+                #expect(Array(frame.pixels[(y * frame.width * 3)..<(y * frame.width * 3 + target.width * 3)])
+                        == Array(target.pixels[(y * target.width * 3)..<((y + 1) * target.width * 3)]))
+            }
+        }
+    }
+
     @Test func badInputsAreRefused() throws {
         let grey = Self.dir + "/grey.png", rgba = Self.dir + "/rgba.png", tiny = Self.dir + "/tiny.png"
         try Image(width: 64, height: 64, channels: 1, pixels: [UInt8](repeating: 100, count: 64 * 64)).writePNG(grey)
