@@ -76,12 +76,15 @@ public struct Synthesizer {
     public static func load(_ path: String) throws -> Synthesizer { Synthesizer(weights: try GeneratorWeights.load(from: path)) }
 
     /// This synthesizer making class `k` (nil: none): refused for an unconditional network, and
-    /// required by a conditional one, whose images depend on it (NVIDIA's generate.py does the same).
-    public func conditioned(on k: Int?) throws -> Synthesizer {
+    /// required by a conditional one where the images depend on it (`needed`: what is drawn comes
+    /// from seeds or latents, not only from projected w's, which are class-free); NVIDIA's
+    /// generate.py does the same.
+    public func conditioned(on k: Int?, needed: Bool = true) throws -> Synthesizer {
         let classes = generator.config.classCount
         var s = self
         switch (k, classes) {
         case (nil, 0): return s
+        case (nil, _) where !needed: return s
         case (.some, 0): throw StyleGANError.inference("--class: this network is unconditional (it was trained without labels)")
         case (nil, _): throw StyleGANError.inference("this network is conditional: choose a class with --class (0 to \(classes - 1))")
         case let (.some(k), _):

@@ -85,9 +85,7 @@ struct Edit: ParsableCommand {
         if video && frames == nil { throw ValidationError("--video needs --frames") }
         guard seeds != nil || w != nil else { throw ValidationError("give --seeds, --w or both") }
         let seedList = try seeds.map(parseSeeds) ?? []
-        // A projected w is class-free; seeds of a conditional network need their class.
-        let loaded = try Synthesizer.load(network)
-        let synth = seedList.isEmpty && classLabel == nil ? loaded : try loaded.conditioned(on: classLabel)
+        let synth = try Synthesizer.load(network).conditioned(on: classLabel, needed: !seedList.isEmpty)
         let keys = try (w.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + seedList.map(LatentKey.seed)
         let dir = try loadDirection(direction, index: index, wDim: synth.generator.config.wDim)
         let chosen = try layers.map { try parseSeeds($0) } ?? Array(0..<synth.layerCount)

@@ -48,9 +48,7 @@ struct Generate: ParsableCommand {
         let seedList = try seeds.map(parseSeeds) ?? []
         if truncCutoff != nil && trunc == nil { throw ValidationError("--trunc-cutoff needs --trunc") }
         let truncation = try trunc.map { try Truncation(psi: $0, cutoff: truncCutoff) }
-        // A projected w is class-free; seeds and latents of a conditional network need their class.
-        let loaded = try Synthesizer.load(network)
-        let synth = seeds == nil && z == nil && classLabel == nil ? loaded : try loaded.conditioned(on: classLabel)
+        let synth = try Synthesizer.load(network).conditioned(on: classLabel, needed: seeds != nil || z != nil)
         if let cut = truncCutoff, cut > synth.layerCount {
             throw ValidationError("--trunc-cutoff \(cut) is past the network's \(synth.layerCount) layers")
         }

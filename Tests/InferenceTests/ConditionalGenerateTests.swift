@@ -9,15 +9,9 @@ import TestSupport
 
 /// A tiny untrained conditional checkpoint (4 classes, projection D) at 8 px.
 let conditionalCheckpointPath: String = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-inference-\(getpid())")
-    try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let path = dir.appendingPathComponent("tiny-cond.safetensors").path
     var config = Config.tiny
     config.classes = 4
-    var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 7) }
-    ckpt.resolution = 8
-    try! ckpt.save(to: path)
-    return path
+    return writeUntrainedCheckpoint("tiny-cond.safetensors", config: config, resolution: 8)
 }()
 
 @Suite("Conditional generation")

@@ -6,18 +6,23 @@ import TestSupport
 @testable import Inference
 @testable import StyleGAN
 
-/// A tiny untrained checkpoint at 16 px, written once per test process.
-let tinyCheckpointPath: String = {
+/// An untrained checkpoint (seed 7) at `resolution`, written to this test process's folder as `name`.
+func writeUntrainedCheckpoint(_ name: String, config: Config, resolution: Int, edit: (Checkpoint) -> Void = { _ in }) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-inference-\(getpid())")
     try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let path = dir.appendingPathComponent("tiny.safetensors").path
-    var ckpt = GradMode.withoutGrad { Checkpoint(config: .tiny, seed: 7) }
-    ckpt.resolution = 16
-    // An untrained net has w_avg = 0; give it a real one so truncation has something to pull toward.
-    GradMode.withoutGrad { ckpt.ema.wAvg.assign(Tensor(randomNormal: [Config.tiny.wDim], seed: 1) * 0.3) }
+    let path = dir.appendingPathComponent(name).path
+    var ckpt = GradMode.withoutGrad { Checkpoint(config: config, seed: 7) }
+    ckpt.resolution = resolution
+    GradMode.withoutGrad { edit(ckpt) }
     try! ckpt.save(to: path)
     return path
-}()
+}
+
+/// A tiny untrained checkpoint at 16 px, written once per test process.
+let tinyCheckpointPath = writeUntrainedCheckpoint("tiny.safetensors", config: .tiny, resolution: 16) { ckpt in
+    // An untrained net has w_avg = 0; give it a real one so truncation has something to pull toward.
+    ckpt.ema.wAvg.assign(Tensor(randomNormal: [Config.tiny.wDim], seed: 1) * 0.3)
+}
 
 @Suite("Generate")
 struct GenerateTests {
