@@ -19,10 +19,17 @@ extern void openblas_set_num_threads(int);
 
 __attribute__((constructor)) static void gemm_single_threaded_blas(void) { openblas_set_num_threads(1); }
 
-/* Products smaller than this many multiply-adds run on the calling thread alone. */
+/* Products smaller than this many multiply-adds are one call. */
 #define PARALLEL_MIN_MACS (1L << 18)
 /* Blocks are multiples of this many columns (rows), the width OpenBLAS's kernels step by. */
 #define BLOCK_ALIGN 16
+/* C is cut into a power of two of blocks, at most MAX_BLOCKS, none narrower than MIN_BLOCK.
+   The cut depends on the shape alone, never on the number of threads: OpenBLAS rounds a block
+   differently from the whole (its kernels for the edges and its packing follow the call's shape),
+   so a cut by thread count made a projection differ between 1 and 2 threads. A power of two keeps
+   2, 4, 8 and 16 threads evenly loaded. */
+#define MAX_BLOCKS 16
+#define MIN_BLOCK 64
 
 static void gemm1(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                   long lda, const float *B, long ldb, float beta, float *C, long ldc) {
@@ -87,24 +94,21 @@ void ck_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
     /* BLAS rejects a leading dimension of 0 even when that matrix is empty (K == 0). */
     if (lda < 1) lda = 1;
     if (ldb < 1) ldb = 1;
-    int threads = omp_get_max_threads();
     long macs = (long)M * N * (K > 0 ? K : 1);
-    if (threads <= 1 || omp_in_parallel() || macs < PARALLEL_MIN_MACS) {
-        gemm1(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    /* Split the longer side of C, in aligned blocks, one per thread. */
-    int by_cols = N >= M || N >= BLOCK_ALIGN * threads;
+    /* Split the longer side of C in aligned blocks; threads take whole blocks. */
+    int by_cols = N >= M;
     int len = by_cols ? N : M;
-    int parts = threads;
+    int parts = 1;
+    while (parts < MAX_BLOCKS && len >= 2 * parts * MIN_BLOCK) parts *= 2;
+    if (macs < PARALLEL_MIN_MACS) parts = 1;
     int step = ((len + parts - 1) / parts + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
-    if (step < BLOCK_ALIGN) step = BLOCK_ALIGN;
     parts = (len + step - 1) / step;
     if (parts <= 1) {
         gemm1(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    int parallel = omp_get_max_threads() > 1 && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
     for (int p = 0; p < parts; p++) {
         int lo = p * step, hi = lo + step < len ? lo + step : len;
         if (by_cols) {
@@ -214,8 +218,10 @@ static void unpacked_avx512(int M, int N, int K, const float *A, long ars, long 
 static void gemm_unpacked(int transA, int M, int N, int K, float alpha, const float *A, long lda, const float *B,
                           long ldb, float beta, float *C, long ldc) {
     if (M <= 0 || N <= 0) return;
+    /* One OpenBLAS call, never cut: the callers run these inside their own parallel loops
+       (Winograd's products), where a cut would be taken or not by how many threads there are. */
     if (K <= 0 || !have_avx512()) {
-        ck_gemm(transA, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gemm1(transA, 0, M, N, K, alpha, A, lda < 1 ? 1 : lda, B, ldb < 1 ? 1 : ldb, beta, C, ldc);
         return;
     }
     unpacked_avx512(M, N, K, A, transA ? 1 : lda, transA ? lda : 1, B, ldb, alpha, beta, C, ldc);
