@@ -51,6 +51,31 @@ struct FrozenWeightsTests {
         }
     }
 
+    /// The G step's path: G's loss through a frozen D, with both networks' derived weights cached
+    /// (as `TrainingStep.generatorStep` runs it), gives G the gradients it gets without a cache.
+    @Test(arguments: [(16, Float(1)), (16, 0.5), (32, 1), (64, 0.3)])
+    func generatorGradientsAreTheSame(_ r: Int, _ alpha: Float) {
+        let step = Self.makeStep()
+        let (g, d) = (step.networks.generator, step.networks.discriminator)
+        for (_, p) in d.parameters { p.requiresGrad = false }
+        let z = Tensor(randomNormal: [4, g.config.zDim], seed: 21)
+        func gradients(_ cache: FrozenWeights?) -> [Tensor] {
+            let w = g.mapping(z, cache: cache)
+            let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: Config.layerCount(at: r))
+            let fakes = g.synthesis(ws, resolution: r, alpha: alpha, noise: .random(seed: 22), cache: cache)
+            step.loss.generatorLoss(d: { d($0, alpha: alpha, cache: cache) }, fakes: fakes, reals: nil).backward()
+            defer { step.adamG.zeroGrad() }
+            return g.parameters.map { $0.1.grad ?? Tensor(zeros: $0.1.shape) }
+        }
+        let plain = gradients(nil)
+        let cached = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) { gradients($0) }
+        for ((name, _), (a, b)) in zip(g.parameters, zip(cached, plain)) {
+            let scale = b.scalars.map(abs).max() ?? 0
+            let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= 1e-4 * scale + 1e-12, "\(name): differs by \(diff), largest gradient \(scale)")
+        }
+    }
+
     @Test func discriminatorTransformsAreMadeOncePerStretch() {
         let step = Self.makeStep()
         let d = step.networks.discriminator
