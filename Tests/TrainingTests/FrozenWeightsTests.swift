@@ -28,6 +28,15 @@ struct FrozenWeightsTests {
         return d.parameters.map { $0.1.grad ?? Tensor(zeros: $0.1.shape) }
     }
 
+    /// Each named gradient of `cached` equals `plain`'s within `tolerance` of its largest entry.
+    static func expectClose(_ names: [String], _ cached: [Tensor], _ plain: [Tensor], tolerance: Float) {
+        for (name, (a, b)) in zip(names, zip(cached, plain)) {
+            let scale = b.scalars.map(abs).max() ?? 0
+            let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= tolerance * scale + 1e-12, "\(name): differs by \(diff), largest gradient \(scale)")
+        }
+    }
+
     @Test func generationIsBitwiseTheSame() {
         let g = Self.makeStep().networks.generator
         let z = Tensor(randomNormal: [4, g.config.zDim], seed: 1)
@@ -44,11 +53,7 @@ struct FrozenWeightsTests {
         let d = step.networks.discriminator
         let plain = Self.discriminatorGradients(step)
         let cached = FrozenWeights.during(keepingTransformsOf: d.parameters) { Self.discriminatorGradients(step, cache: $0) }
-        for ((name, _), (a, b)) in zip(d.parameters, zip(cached, plain)) {
-            let scale = b.scalars.map(abs).max() ?? 0
-            let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
-            #expect(diff <= 1e-5 * scale + 1e-12, "\(name): differs by \(diff), largest gradient \(scale)")
-        }
+        Self.expectClose(d.parameters.map(\.0), cached, plain, tolerance: 1e-5)
     }
 
     /// The G step's path: G's loss through a frozen D, with both networks' derived weights cached
@@ -69,11 +74,7 @@ struct FrozenWeightsTests {
         }
         let plain = gradients(nil)
         let cached = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) { gradients($0) }
-        for ((name, _), (a, b)) in zip(g.parameters, zip(cached, plain)) {
-            let scale = b.scalars.map(abs).max() ?? 0
-            let diff = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
-            #expect(diff <= 1e-4 * scale + 1e-12, "\(name): differs by \(diff), largest gradient \(scale)")
-        }
+        Self.expectClose(g.parameters.map(\.0), cached, plain, tolerance: 1e-4)
     }
 
     @Test func discriminatorTransformsAreMadeOncePerStretch() {

@@ -33,7 +33,6 @@ import json
 import math
 import os
 import signal
-import struct
 import sys
 import time
 
@@ -42,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (safetensors writer)
 import networks as N  # noqa: E402
 
 SMALL64 = dict(z_dim=256, w_dim=256, mapping_layers=8, mapping_lrmul=0.01,
@@ -59,21 +59,11 @@ def our_config_json(cfg, batch, phase_kimg):
     return json.dumps(c, sort_keys=True, separators=(",", ":"))
 
 
-def write_safetensors(path, tensors, metadata):
-    header, offset, blobs = {"__metadata__": metadata}, 0, []
-    for name in sorted(tensors):
-        a = tensors[name].detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(a)]}
-        offset += len(a)
-        blobs.append(a)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
+def write_snapshot(path, tensors, metadata):
+    """make_fixtures.py's safetensors writer, made atomic: a run killed mid-write leaves no torn file."""
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            f.write(b)
-        f.flush()
+    mf.write_safetensors(tmp, sorted(tensors.items()), metadata)
+    with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
@@ -145,7 +135,7 @@ class Run:
                 "config": our_config_json(self.cfg, self.a.batch, self.a.phase_kimg), "kimg": str(self.nimg / 1000),
                 "resolution": str(res), "alpha": str(alpha),
                 "description": f"PyTorch reference (Tests/reference/train_torch.py), seed {self.a.seed}"}
-        write_safetensors(os.path.join(self.a.outdir, f"G_ema-{self.nimg:06d}.safetensors"), t, meta)
+        write_snapshot(os.path.join(self.a.outdir, f"G_ema-{self.nimg:06d}.safetensors"), t, meta)
 
     def sample_indices(self, n, count):
         out = []
