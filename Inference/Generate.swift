@@ -49,9 +49,6 @@ public enum NoiseMode: String, CaseIterable {
     case random, const, none
 }
 
-/// The latent z of a seed (1, zDim): the same on every run and thread count.
-public func latent(seed: Int, zDim: Int) -> Tensor { Generator.latent(seed: seed, zDim: zDim) }
-
 /// What generate / mix / interpolate share: the EMA generator of a checkpoint (or of exported
 /// weights) at the resolution it was trained to.
 public struct Synthesizer {
@@ -99,7 +96,7 @@ public struct Synthesizer {
 
     /// ws (1, layers, wDim) of a seed, truncated if asked.
     public func styles(seed: Int, truncation: Truncation?) throws -> Tensor {
-        try styles(z: latent(seed: seed, zDim: generator.config.zDim), truncation: truncation, seed: seed)
+        try styles(z: Generator.latent(seed: seed, zDim: generator.config.zDim), truncation: truncation, seed: seed)
     }
 
     /// ws (1, layers, wDim) of a latent z (1, zDim), truncated if asked; of `classLabel`, or of
@@ -161,5 +158,21 @@ public struct Synthesizer {
     /// The image of a seed.
     public func generate(seed: Int, truncation: Truncation? = nil, noise: NoiseMode = .random) throws -> Image {
         image(try styles(seed: seed, truncation: truncation), noise: noiseInput(noise, seed: seed))
+    }
+
+    /// The images of seeds (N, 3, R, R) in [-1, 1] as one batch, no truncation, each seed's noise:
+    /// what `generate --seeds` makes of each (the metrics and the training snapshots use it too).
+    public func imageTensor(seeds: [Int]) -> Tensor {
+        let z = Generator.latents(seeds: seeds, zDim: generator.config.zDim)
+        return GradMode.withoutGrad {
+            generator(z, labels: generator.labels(seeds: seeds, class: classLabel), resolution: resolution, alpha: alpha,
+                      noise: .fromSeeds(seeds), cache: cache)
+        }
+    }
+
+    /// The image of a seed as a tensor (1, 3, R, R) in [-1, 1], with the seed's noise or another mode.
+    public func imageTensor(seed: Int, truncation: Truncation? = nil, noise: NoiseMode) throws -> Tensor {
+        let ws = try styles(seed: seed, truncation: truncation)
+        return GradMode.withoutGrad { generator.synthesis(ws, resolution: resolution, alpha: alpha, noise: noiseInput(noise, seed: seed), cache: cache) }
     }
 }

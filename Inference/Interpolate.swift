@@ -43,20 +43,13 @@ public func interpolationFrames(_ s: Synthesizer, keys: [LatentKey], framesPerSe
     for k in 0..<(stops.count - 1) {
         let (a, b) = (stops[k], stops[k + 1])
         let (wa, wb) = (try a.styles(s, truncation: truncation), try b.styles(s, truncation: truncation))
-        let (za, zb) = (latent(seed: a.noiseSeed, zDim: zDim), latent(seed: b.noiseSeed, zDim: zDim))
+        let (za, zb) = (Generator.latent(seed: a.noiseSeed, zDim: zDim), Generator.latent(seed: b.noiseSeed, zDim: zDim))
         let last = k == stops.count - 2 && !loop
         for f in 0..<(framesPerSegment + (last ? 1 : 0)) {
             let t = Float(f) / Float(framesPerSegment)
-            let ws: Tensor
-            switch space {
-            case .w:
-                ws = GradMode.withoutGrad { wa + (wb - wa) * t }
-            case .z:
-                let z = slerp(za, zb, t)
-                ws = try GradMode.withoutGrad {
-                    try s.styles(z: z, truncation: truncation, seed: a.noiseSeed)
-                }
-            }
+            let ws = space == .w
+                ? GradMode.withoutGrad { wa + (wb - wa) * t }
+                : try s.styles(z: slerp(za, zb, t), truncation: truncation, seed: a.noiseSeed)
             frames.append(s.image(ws, noise: fixedNoise))
         }
     }

@@ -39,41 +39,33 @@ public struct AugmentPipe: Equatable {
         let pRot = 1 - (min(max(1 - p, 0), 1)).squareRoot()
         return samples.indices.map { k in
             let u = u[k * 21..<(k + 1) * 21].map(Double.init), z = z[k * 7..<(k + 1) * 7].map(Double.init)
-            let (u0, z0) = (u.startIndex, z.startIndex)
-            let hit = { (i: Int, q: Double) in u[u0 + i] < q }
+            let hit = { (i: Int, q: Double) in u[i] < q }
             var d = Draw()
-            if hit(1, p) { d.xflip = Int((u[u0] * 2).rounded(.down)) }
-            if hit(3, p) { d.rotate90 = Int((u[u0 + 2] * 4).rounded(.down)) }
+            if hit(1, p) { d.xflip = Int((u[0] * 2).rounded(.down)) }
+            if hit(3, p) { d.rotate90 = Int((u[2] * 4).rounded(.down)) }
             if hit(6, p) {
-                d.xint = SIMD2(((u[u0 + 4] * 2 - 1) * Self.xintMax * Double(size.width)).rounded(.toNearestOrEven),
-                          ((u[u0 + 5] * 2 - 1) * Self.xintMax * Double(size.height)).rounded(.toNearestOrEven))
+                d.xint = SIMD2(((u[4] * 2 - 1) * Self.xintMax * Double(size.width)).rounded(.toNearestOrEven),
+                          ((u[5] * 2 - 1) * Self.xintMax * Double(size.height)).rounded(.toNearestOrEven))
             }
-            if hit(7, p) { d.scale = exp2(z[z0] * Self.scaleStd) }
-            if hit(9, pRot) { d.preRotation = (u[u0 + 8] * 2 - 1) * .pi * Self.rotateMax }
-            if hit(10, p) { d.aniso = exp2(z[z0 + 1] * Self.anisoStd) }
-            if hit(12, pRot) { d.postRotation = (u[u0 + 11] * 2 - 1) * .pi * Self.rotateMax }
-            if hit(13, p) { d.xfrac = SIMD2(z[z0 + 2], z[z0 + 3]) * Self.xfracStd }
-            if hit(14, p) { d.brightness = z[z0 + 4] * Self.brightnessStd }
-            if hit(15, p) { d.contrast = exp2(z[z0 + 5] * Self.contrastStd) }
-            if hit(17, p) { d.lumaflip = Int((u[u0 + 16] * 2).rounded(.down)) }
-            if hit(19, p) { d.hue = (u[u0 + 18] * 2 - 1) * .pi * Self.hueMax }
-            if hit(20, p) { d.saturation = exp2(z[z0 + 6] * Self.saturationStd) }
+            if hit(7, p) { d.scale = exp2(z[0] * Self.scaleStd) }
+            if hit(9, pRot) { d.preRotation = (u[8] * 2 - 1) * .pi * Self.rotateMax }
+            if hit(10, p) { d.aniso = exp2(z[1] * Self.anisoStd) }
+            if hit(12, pRot) { d.postRotation = (u[11] * 2 - 1) * .pi * Self.rotateMax }
+            if hit(13, p) { d.xfrac = SIMD2(z[2], z[3]) * Self.xfracStd }
+            if hit(14, p) { d.brightness = z[4] * Self.brightnessStd }
+            if hit(15, p) { d.contrast = exp2(z[5] * Self.contrastStd) }
+            if hit(17, p) { d.lumaflip = Int((u[16] * 2).rounded(.down)) }
+            if hit(19, p) { d.hue = (u[18] * 2 - 1) * .pi * Self.hueMax }
+            if hit(20, p) { d.saturation = exp2(z[6] * Self.saturationStd) }
             return d
         }
     }
 
     /// G⁻¹: output pixel -> input pixel, in pixels from the image centre (3x3, row-major).
     public static func geometric(_ d: Draw, width: Int, height: Int) -> Matrix3 {
-        var g = Matrix3.identity
-        g = g * .scale(1 / Double(1 - 2 * d.xflip), 1)
-        g = g * .rotation(Double.pi / 2 * Double(d.rotate90))
-        g = g * .translation(-d.xint.x, -d.xint.y)
-        g = g * .scale(1 / d.scale, 1 / d.scale)
-        g = g * .rotation(d.preRotation)
-        g = g * .scale(1 / d.aniso, d.aniso)
-        g = g * .rotation(d.postRotation)
-        g = g * .translation(-d.xfrac.x * Double(width), -d.xfrac.y * Double(height))
-        return g
+        [Matrix3.scale(1 / Double(1 - 2 * d.xflip), 1), .rotation(Double.pi / 2 * Double(d.rotate90)), .translation(-d.xint.x, -d.xint.y),
+         .scale(1 / d.scale, 1 / d.scale), .rotation(d.preRotation), .scale(1 / d.aniso, d.aniso), .rotation(d.postRotation),
+         .translation(-d.xfrac.x * Double(width), -d.xfrac.y * Double(height))].reduce(Matrix3.identity, *)
     }
 
     /// The colour transform C (4x4, row-major, homogeneous RGB): colour_out = C colour_in.
@@ -81,29 +73,19 @@ public struct AugmentPipe: Equatable {
         let v = [1, 1, 1, 0].map { $0 / 3.0.squareRoot() }  // the luma axis
         let vv = (0..<16).map { v[$0 / 4] * v[$0 % 4] }
         let eye = (0..<16).map { $0 / 4 == $0 % 4 ? 1.0 : 0 }
-        var c = eye
-        c = mul4([1, 0, 0, d.brightness, 0, 1, 0, d.brightness, 0, 0, 1, d.brightness, 0, 0, 0, 1], c)
-        c = mul4([d.contrast, 0, 0, 0, 0, d.contrast, 0, 0, 0, 0, d.contrast, 0, 0, 0, 0, 1], c)
-        c = mul4((0..<16).map { eye[$0] - 2 * vv[$0] * Double(d.lumaflip) }, c)
         // Rotation by `hue` about v (Rodrigues): cos·I + sin·[v]× + (1 - cos)·v vᵀ on RGB.
         let (s, co) = (sin(d.hue), cos(d.hue))
         let cross: [Double] = [0, -v[2], v[1], v[2], 0, -v[0], -v[1], v[0], 0]
         var hue = eye
         for r in 0..<3 {
-            for k in 0..<3 {
-                let diagonal: Double = r == k ? co : 0
-                hue[r * 4 + k] = diagonal + s * cross[r * 3 + k] + (1 - co) * v[r] * v[k]
-            }
+            for k in 0..<3 { hue[r * 4 + k] = (r == k ? co : 0) + s * cross[r * 3 + k] + (1 - co) * v[r] * v[k] }
         }
-        c = mul4(hue, c)
-        c = mul4((0..<16).map { vv[$0] + (eye[$0] - vv[$0]) * d.saturation }, c)
-        return c
-    }
-
-    static func mul4(_ a: [Double], _ b: [Double]) -> [Double] {
-        var out = [Double](repeating: 0, count: 16)
-        for i in 0..<4 { for j in 0..<4 { for k in 0..<4 { out[i * 4 + j] += a[i * 4 + k] * b[k * 4 + j] } } }
-        return out
+        // Brightness, contrast, luma flip, hue, saturation, each applied after the ones before.
+        let steps: [[Double]] = [[1, 0, 0, d.brightness, 0, 1, 0, d.brightness, 0, 0, 1, d.brightness, 0, 0, 0, 1],
+                                 [d.contrast, 0, 0, 0, 0, d.contrast, 0, 0, 0, 0, d.contrast, 0, 0, 0, 0, 1],
+                                 (0..<16).map { eye[$0] - 2 * vv[$0] * Double(d.lumaflip) }, hue,
+                                 (0..<16).map { vv[$0] + (eye[$0] - vv[$0]) * d.saturation }]
+        return steps.reduce(eye) { squareProduct($1, $0, n: 4) }
     }
 
     /// sym6, the orthogonal low-pass filter of the geometric resampling (normalised to sum 1).
@@ -119,9 +101,9 @@ public struct AugmentPipe: Equatable {
         guard p > 0 else { return images }
         precondition(images.rank == 4 && images.shape[1] == 3 && draws.count == images.shape[0], "augment: \(draws.count) draws for \(images.shape)")
         let (h, w) = (images.shape[2], images.shape[3])
-        let geometric = draws.map { Self.geometric($0, width: w, height: h) }
-        let colour = draws.map(Self.colour)
-        return Self.executeColour(Self.executeGeometric(images, geometric), colour)
+        let geometric = Self.executeGeometric(images, draws.map { Self.geometric($0, width: w, height: h) })
+        // Colour: colour_out = C[:3, :3] colour_in + C[:3, 3] for each sample's C.
+        return channelMix(geometric, matrices: draws.flatMap { Self.colour($0)[0..<12].map(Float.init) })
     }
 
     /// The inverse transforms executed as NVlabs do: pad by reflection so every sampled point has
@@ -156,11 +138,13 @@ public struct AugmentPipe: Equatable {
         x = gridSampleAffine(x, theta: theta, height: oh, width: ow)
         return upfirdn2d(x, filter: down, down: 2, padding: Padding2D(x0: -1, x1: -1, y0: -1, y1: -1))
     }
+}
 
-    /// colour_out = C[:3, :3] colour_in + C[:3, 3] for each sample's C.
-    public static func executeColour(_ images: Tensor, _ c: [[Double]]) -> Tensor {
-        channelMix(images, matrices: c.flatMap { $0[0..<12].map(Float.init) })
-    }
+/// a b of two n x n row-major matrices.
+private func squareProduct(_ a: [Double], _ b: [Double], n: Int) -> [Double] {
+    var out = [Double](repeating: 0, count: n * n)
+    for i in 0..<n { for j in 0..<n { for k in 0..<n { out[i * n + j] += a[i * n + k] * b[k * n + j] } } }
+    return out
 }
 
 /// A 3x3 row-major matrix of homogeneous 2-D coordinates.
@@ -170,11 +154,7 @@ public struct Matrix3: Equatable {
     public static func translation(_ tx: Double, _ ty: Double) -> Matrix3 { Matrix3(values: [1, 0, tx, 0, 1, ty, 0, 0, 1]) }
     public static func scale(_ sx: Double, _ sy: Double) -> Matrix3 { Matrix3(values: [sx, 0, 0, 0, sy, 0, 0, 0, 1]) }
     public static func rotation(_ t: Double) -> Matrix3 { Matrix3(values: [cos(t), -sin(t), 0, sin(t), cos(t), 0, 0, 0, 1]) }
-    public static func * (a: Matrix3, b: Matrix3) -> Matrix3 {
-        var out = [Double](repeating: 0, count: 9)
-        for i in 0..<3 { for j in 0..<3 { for k in 0..<3 { out[i * 3 + j] += a.values[i * 3 + k] * b.values[k * 3 + j] } } }
-        return Matrix3(values: out)
-    }
+    public static func * (a: Matrix3, b: Matrix3) -> Matrix3 { Matrix3(values: squareProduct(a.values, b.values, n: 3)) }
     func apply(_ x: Double, _ y: Double) -> (Double, Double) {
         (values[0] * x + values[1] * y + values[2], values[3] * x + values[4] * y + values[5])
     }

@@ -71,30 +71,22 @@ public final class Collective {
         return v
     }
 
-    public func barrier() { if joined { sgm_barrier() } }
-
     /// Ends every rank (a rank that cannot go on must not leave the others waiting in a reduction).
     public func abort(code: Int32 = 1) -> Never {
         sgm_abort(code)
         fatalError("unreachable")
     }
 
-    public func finalize() { if joined { sgm_finalize() } }
-
     /// Runs `body` as this rank's part of a job, then finalizes. If it throws, the other ranks may
     /// be waiting in a reduction for this one: with more than one rank they are all ended (after
     /// the error is printed with this rank's number); alone, the error is rethrown.
     public func run<T>(_ body: () throws -> T) throws -> T {
-        do {
-            let result = try body()
-            finalize()
-            return result
-        } catch {
+        defer { if joined { sgm_finalize() } }
+        do { return try body() } catch {
             if size > 1 {
                 FileHandle.standardError.write(Data("Error (rank \(rank) of \(size)): \(error)\n".utf8))
                 abort(code: 1)
             }
-            finalize()
             throw error
         }
     }

@@ -49,23 +49,24 @@ public enum Loss: Equatable {
     /// (N, 1, 1, 1) in [0, 1] places WGAN-GP's samples between reals and fakes.
     public func discriminatorLoss(d: (Tensor) -> Tensor, reals: Tensor, fakes: Tensor, step: Int,
                                   interpolation: Tensor? = nil) -> (loss: Tensor, penalty: Float) {
+        // R1's weight on the steps that apply it (lazy: scaled by the interval); the reals must
+        // require grad before D sees them.
+        var r1Weight: Float?
+        if case let .logistic(gamma, every) = self, gamma > 0 && step % max(every, 1) == 0 {
+            r1Weight = gamma * 0.5 * Float(max(every, 1))
+            reals.requiresGrad = true
+        }
+        let real = d(reals), fake = d(fakes)
         switch self {
-        case let .logistic(gamma, every):
-            let regularise = gamma > 0 && step % max(every, 1) == 0
-            if regularise { reals.requiresGrad = true }
-            let real = d(reals), fake = d(fakes)
-            var loss = (fake.softplus() + (-real).softplus()).mean()
-            var penalty: Float = 0
-            if regularise {
-                // R1 (Mescheder et al.): gamma/2 E|grad_x D(x)|^2 on reals, scaled by the lazy interval.
-                let g = gradients(of: [real.sum()], wrt: [reals], createGraph: true)[0]
-                let r1 = g.square().sum(axes: [1, 2, 3]).mean()
-                penalty = r1.item
-                loss = loss + r1 * (gamma * 0.5 * Float(max(every, 1)))
-            }
-            return (loss, penalty)
+        case .logistic, .minimax:
+            let loss = (fake.softplus() + (-real).softplus()).mean()
+            guard let r1Weight else { return (loss, 0) }
+            // R1 (Mescheder et al.): gamma/2 E|grad_x D(x)|^2 on reals.
+            let g = gradients(of: [real.sum()], wrt: [reals], createGraph: true)[0]
+            let r1 = g.square().sum(axes: [1, 2, 3]).mean()
+            let penalty = r1.item
+            return (loss + r1 * r1Weight, penalty)
         case let .wgangp(lambda, drift):
-            let real = d(reals), fake = d(fakes)
             precondition(interpolation?.shape == [reals.shape[0], 1, 1, 1], "WGAN-GP needs one interpolation weight per sample")
             let eps = interpolation!
             let mixed = GradMode.withoutGrad { reals.detached() + (fakes.detached() - reals.detached()) * eps }
@@ -73,22 +74,11 @@ public enum Loss: Equatable {
             let g = gradients(of: [d(mixed).sum()], wrt: [mixed], createGraph: true)[0]
             let norm = (g.square().sum(axes: [1, 2, 3]) + 1e-12).sqrt()
             let gp = (norm - 1).square().mean()
-            let loss = fake.mean() - real.mean() + gp * lambda + real.square().mean() * drift
-            return (loss, gp.item)
-        case .hinge:
-            let real = d(reals), fake = d(fakes)
-            return (((1 - real).relu() + (fake + 1).relu()).mean(), 0)
-        case .lsgan:
-            let real = d(reals), fake = d(fakes)
-            return (((real - 1).square() + fake.square()).mean() * 0.5, 0)
-        case .minimax:
-            let real = d(reals), fake = d(fakes)
-            return ((fake.softplus() + (-real).softplus()).mean(), 0)
-        case .wgan:
-            let real = d(reals), fake = d(fakes)
-            return (fake.mean() - real.mean(), 0)
+            return (fake.mean() - real.mean() + gp * lambda + real.square().mean() * drift, gp.item)
+        case .hinge: return (((1 - real).relu() + (fake + 1).relu()).mean(), 0)
+        case .lsgan: return (((real - 1).square() + fake.square()).mean() * 0.5, 0)
+        case .wgan: return (fake.mean() - real.mean(), 0)
         case .relativistic:
-            let real = d(reals), fake = d(fakes)
             let (rm, fm) = (real.mean(), fake.mean())
             return (((-(real - fm)).softplus() + (fake - rm).softplus()).mean(), 0)
         }

@@ -321,8 +321,9 @@ public struct DatasetPreparer {
                 }
                 for (l, fd) in fds.enumerated() {
                     try buffer.withUnsafeBufferPointer {
-                        try writeAll(fd, $0.baseAddress! + i * layout.total + layout.offsets[l], layout.sizes[l],
-                                     file: partial + "/" + DatasetManifest.levelFileName(levelRes[l]))
+                        try writeAll(fd, $0.baseAddress! + i * layout.total + layout.offsets[l], layout.sizes[l]) {
+                            .dataset("\(partial)/\(DatasetManifest.levelFileName(levelRes[l])): \($0)")
+                        }
                     }
                 }
                 written.append(base + i)
@@ -362,17 +363,5 @@ public struct DatasetPreparer {
             return "out of memory while reducing"
         }
         return nil
-    }
-}
-
-private func writeAll(_ fd: Int32, _ p: UnsafePointer<UInt8>, _ n: Int, file: String) throws {
-    var done = 0
-    while done < n {
-        let k = write(fd, p + done, n - done)
-        if k < 0 {
-            if errno == EINTR { continue }
-            throw StyleGANError.dataset("\(file): write failed: \(String(cString: strerror(errno)))")
-        }
-        done += k
     }
 }

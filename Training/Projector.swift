@@ -32,7 +32,6 @@ public struct Projection {
     /// The optimised noise maps, one per layer (1, 1, r, r).
     public let noise: [Tensor]
     public let image: Tensor
-    public let finalDistance: Float
 }
 
 public enum Projector {
@@ -94,7 +93,6 @@ public enum Projector {
                         learningRate: o.initialLearningRate, beta1: 0.9, beta2: 0.999)
         for (_, p) in g.parameters { p.requiresGrad = false }
         defer { for (_, p) in g.parameters { p.requiresGrad = true } }
-        var lastDistance: Float = .nan
         for step in 0..<o.steps {
             let t = Float(step) / Float(o.steps)
             let noiseScale = wStd * o.initialNoiseFactor * pow(max(0, 1 - t / o.noiseRampLength), 2)
@@ -111,19 +109,18 @@ public enum Projector {
             }
             let loss = dist + noiseRegularization(noise) * o.noiseRegularization
             loss.backward()
-            lastDistance = dist.item
+            let distanceNow = dist.item
             adam.update()
             GradMode.withoutGrad {
                 for n in noise {
-                    let mean = n.mean()
-                    let centred = n - mean
+                    let centred = n - n.mean()
                     n.assign(centred * (1 / (centred.square().mean().item.squareRoot() + 1e-8)))
                 }
             }
-            progress?(step, lastDistance, image.detached())
+            progress?(step, distanceNow, image.detached())
         }
         let ws = wOpt.detached().expand([1, layers, wDim]).copy()
         let image = GradMode.withoutGrad { g.synthesis(ws, resolution: resolution, noise: .given(noise.map { $0.detached() })) }
-        return Projection(ws: ws, noise: noise.map { $0.detached().copy() }, image: image, finalDistance: lastDistance)
+        return Projection(ws: ws, noise: noise.map { $0.detached().copy() }, image: image)
     }
 }

@@ -9,9 +9,7 @@ public struct RunFolder {
     /// Creates the folder and proves it writable before any training is done.
     public init(_ path: String) throws {
         self.path = path
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw StyleGANError.training("cannot create output folder \(path): \((error as NSError).localizedDescription)")
         }
         let probe = path + "/.write-test-\(getpid())"
@@ -27,7 +25,6 @@ public struct RunFolder {
 
     public func checkpointPath(nimg: Int) -> String { path + "/" + String(format: "checkpoint-%06d.safetensors", nimg) }
     public func snapshotPath(nimg: Int) -> String { path + "/" + String(format: "snapshot-%06d.png", nimg) }
-    public var statsPath: String { path + "/stats.jsonl" }
 
     /// Complete checkpoints (written atomically, so every listed name is whole), oldest first.
     public func checkpoints() -> [(nimg: Int, path: String)] {
@@ -48,7 +45,7 @@ public struct RunFolder {
     /// Appends one JSON object as a line. Stats are a record, not state: a failed write warns
     /// and training goes on.
     public func appendStats(_ fields: [(String, any Encodable)]) {
-        do { try JSONLine(fields).append(to: statsPath) } catch {
+        do { try JSONLine(fields).append(to: path + "/stats.jsonl") } catch {
             FileHandle.standardError.write(Data("warning: stats not written: \(error)\n".utf8))
         }
     }

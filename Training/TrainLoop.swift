@@ -6,9 +6,6 @@ import Foundation
 import StyleGAN
 
 extension Trainer {
-    /// Fixed seeds of the snapshot grid.
-    static let snapshotSeeds = Array(0..<32)
-
     public func train() throws {
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
@@ -128,10 +125,9 @@ extension Trainer {
     /// The EMA generator on fixed seeds at the current resolution and alpha.
     func writeSnapshot() throws {
         let pos = schedule.position(kimg: Double(nimg) / 1000)
-        let g = gan.ema
-        let z = Generator.latents(seeds: Trainer.snapshotSeeds, zDim: gan.config.zDim)
-        let labels = g.labels(seeds: Trainer.snapshotSeeds)
-        let images = GradMode.withoutGrad { g(z, labels: labels, resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
+        let g = gan.ema, seeds = Array(0..<32)  // the grid's fixed seeds
+        let z = Generator.latents(seeds: seeds, zDim: gan.config.zDim)
+        let images = GradMode.withoutGrad { g(z, labels: g.labels(seeds: seeds), resolution: pos.resolution, alpha: pos.alpha, noise: .const) }
         let tiles = (0..<images.shape[0]).map { Image(images, index: $0).upscaled(by: max(1, 64 / pos.resolution)) }
         try Image.grid(tiles, columns: 8).writePNG(run.snapshotPath(nimg: nimg))
     }

@@ -23,32 +23,23 @@ extension Trainer {
         (gan.namedTensors + adamG.stateTensors(prefix: "g") + adamD.stateTensors(prefix: "d")).map(\.1)
     }
 
-    /// Counters and the state checksum, as doubles that reduce exactly (the checksum in halves).
-    var stateSummary: [Double] {
-        let h = stateChecksum(liveTensors)
-        return [Double(nimg), Double(iteration), Double(adamG.step), Double(adamD.step), Double(h >> 32), Double(h & 0xFFFF_FFFF)]
-    }
-
     /// Ranks must start alike: a resumed run reads the checkpoint on every rank, so it must be
     /// the same file at the same path on every host.
     func checkRanksAgree() throws {
         guard collective.size > 1 else { return }
-        let mine = stateSummary
+        // Counters and the state checksum, as doubles that reduce exactly (the checksum in halves).
+        let h = stateChecksum(liveTensors)
+        let mine = [Double(nimg), Double(iteration), Double(adamG.step), Double(adamD.step), Double(h >> 32), Double(h & 0xFFFF_FFFF)]
         guard collective.min(mine) == collective.max(mine) else {
             throw StyleGANError.training("the \(collective.size) processes do not start from the same state (rank \(collective.rank): \(Int(mine[0])) images shown); when resuming, every host needs the same checkpoint at the same path (a shared run folder, or a copy)")
         }
     }
 
-    /// Rank 0's tensors and counters to every other rank (after rank 0 alone reloaded them).
-    func sendStateFromRoot() {
+    /// Rank 0's tensors and counters to every other rank (after rank 0 alone reloaded them); every rank calls it.
+    func shareRootState() {
         guard collective.size > 1 else { return }
         for t in liveTensors { collective.broadcast(t) }
-        _ = collective.broadcast([Double(adamG.step), Double(adamD.step), Double(lastPhase)])
-    }
-
-    func receiveStateFromRoot() {
-        for t in liveTensors { collective.broadcast(t) }
-        let v = collective.broadcast([0, 0, 0])
+        let v = collective.broadcast([Double(adamG.step), Double(adamD.step), Double(lastPhase)])
         (adamG.step, adamD.step, lastPhase) = (Int(v[0]), Int(v[1]), Int(v[2]))
     }
 

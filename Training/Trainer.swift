@@ -118,23 +118,18 @@ public final class Trainer {
         if let b = options.batch { (config.batchSize, config.batchByResolution) = (b, nil) }
         try config.validate()
 
-        var resumed: Checkpoint?
-        if let r = options.resume {
-            resumed = try Trainer.resumeCheckpoint(r, run: run)
+        let resumed = try options.resume.map { [run] in try Trainer.resumeCheckpoint($0, run: run) }
+        if let c = resumed?.config {
             // The checkpoint's networks decide the config, and the run's schedule, batch and loss
             // go on unless an option given here changes them: resuming with a shorter command
             // line must not silently train on another schedule.
-            let c = resumed!.config
-            if c.name != options.config.name {
-                Trainer.note("resuming with the checkpoint's config '\(c.name)'")
-            }
-            var merged = c
-            merged.phaseKimg = Trainer.setting("phase-kimg", given: options.phaseKimg, run: c.phaseKimg, default: c.phaseKimg)
+            if c.name != options.config.name { Trainer.note("resuming with the checkpoint's config '\(c.name)'") }
+            config = c
+            config.phaseKimg = Trainer.setting("phase-kimg", given: options.phaseKimg, run: c.phaseKimg, default: c.phaseKimg)
             if let b = options.batch {
                 if b != c.batchSize || c.batchByResolution != nil { Trainer.note("--batch \(b) replaces the run's batch sizes") }
-                (merged.batchSize, merged.batchByResolution) = (b, nil)
+                (config.batchSize, config.batchByResolution) = (b, nil)
             }
-            config = merged
         }
         var pretrained: Checkpoint?
         if let source = options.resumeFrom {
@@ -150,14 +145,11 @@ public final class Trainer {
         }
         config = try Trainer.conditioned(config, options: options, dataset: dataset,
                                          network: resumed != nil ? "the checkpoint" : pretrained != nil ? options.resumeFrom : nil)
-        let saved: TrainingState?
-        if let resumed {
-            guard let s = try TrainingState(metadata: resumed.extraMetadata) else {
+        let saved = try resumed.map { r -> TrainingState in
+            guard let s = try TrainingState(metadata: r.extraMetadata) else {
                 throw StyleGANError.training("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")
             }
-            saved = s
-        } else {
-            saved = nil
+            return s
         }
         let recorded = saved ?? TrainingState()  // the run's settings: none when starting
         let loss = try Loss(name: Trainer.setting("loss", given: options.lossName, run: recorded.loss, default: "logistic"),
@@ -165,8 +157,7 @@ public final class Trainer {
                         r1Every: Trainer.setting("r1-every", given: options.r1Every, run: recorded.r1Every, default: 1))
         mirror = Trainer.setting("mirror", given: options.mirror, run: recorded.mirror, default: false)
         snapshotKimg = options.snapshotKimg ?? recorded.snapshotKimg
-        let metricNames = options.metrics ?? recorded.metrics ?? []
-        metrics = try metricNames.map(SnapshotMetric.init)
+        metrics = try (options.metrics ?? recorded.metrics ?? []).map(SnapshotMetric.init)
         // Refused before any step when the network is missing (its error says how to get it).
         inception = metrics.isEmpty ? nil : try InceptionV3.load(options.inceptionPath)
         let final = min(Trainer.setting("resolution", given: options.resolution, run: recorded.resolution, default: config.resolution), config.resolution)
@@ -189,14 +180,8 @@ public final class Trainer {
             try Trainer.checkShards(batch: b, resolution: r, ranks: options.collective.size, groupSize: config.mbstdGroupSize)
         }
 
-        if let r = resumed {
-            r.config = config
-            gan = r.gan
-        } else if let p = pretrained {
-            gan = p.gan
-        } else {
-            gan = GradMode.withoutGrad { GAN(config: config, seed: options.seed) }
-        }
+        if let resumed { resumed.config = config }
+        gan = resumed?.gan ?? pretrained?.gan ?? GradMode.withoutGrad { GAN(config: config, seed: options.seed) }
         seed = recorded.seed ?? options.seed
         freezeD = Trainer.setting("freeze-d", given: options.freezeD, run: recorded.freezeD, default: 0)
         freezeMapping = Trainer.setting("freeze-mapping", given: options.freezeMapping, run: recorded.freezeMapping, default: false)
@@ -213,14 +198,11 @@ public final class Trainer {
                                   target: Trainer.setting("ada-target", given: options.adaTarget, run: recorded.adaTarget, default: 0.6),
                                   kimg: Trainer.setting("ada-kimg", given: options.adaKimg, run: recorded.adaKimg, default: 500))
         if augment == .none && options.augmentP != nil { throw StyleGANError.training("--p needs --aug fixed or --aug ada") }
-        if augment != .none {
-            // On resume p continues from the checkpoint unless --p is given.
-            let p = options.augmentP ?? recorded.augmentP ?? 0
-            if augment == .fixed && options.augmentP == nil && recorded.augmentP == nil {
-                throw StyleGANError.training("--aug fixed needs --p (the augmentation probability)")
-            }
-            step.augment = AugmentPipe(p: p)
+        if augment == .fixed && options.augmentP == nil && recorded.augmentP == nil {
+            throw StyleGANError.training("--aug fixed needs --p (the augmentation probability)")
         }
+        // On resume p continues from the checkpoint unless --p is given.
+        if augment != .none { step.augment = AugmentPipe(p: options.augmentP ?? recorded.augmentP ?? 0) }
         if let resumed, let saved { try restoreState(saved, resumed.state) }
         try checkRanksAgree()
     }
@@ -286,7 +268,6 @@ public final class Trainer {
         var p: Checkpoint
         if let full = try? Checkpoint.load(from: path) {
             p = full
-            p.state = []
         } else {
             let w = try GeneratorWeights.load(from: path)
             note("\(path) holds no discriminator: D starts untrained (seed \(seed))")
@@ -294,13 +275,12 @@ public final class Trainer {
             GradMode.withoutGrad {
                 for g in [p.generator, p.ema] { assignByName(g.parameters + g.buffers, from: w.generator.parameters + w.generator.buffers) }
             }
-            (p.kimg, p.resolution, p.alpha) = (w.kimg, w.resolution, w.alpha)
+            (p.resolution, p.alpha) = (w.resolution, w.alpha)
         }
         guard p.alpha == 1 else {
             throw StyleGANError.training("\(path) was saved during a fade-in (alpha \(p.alpha)); start from a checkpoint of a stable phase")
         }
-        p.extraMetadata = [:]
-        p.kimg = 0
+        (p.state, p.extraMetadata, p.kimg) = ([], [:], 0)
         return p
     }
 
@@ -349,10 +329,9 @@ public final class Trainer {
         return path
     }
 
-    /// Counters and optimiser moments from a checkpoint's state.
+    /// Counters and optimiser moments from a checkpoint's state (p is set by init and kept by a roll-back).
     func restoreState(_ s: TrainingState, _ tensors: NamedParameters) throws {
         (nimg, iteration, lastPhase, lrScale) = (s.nimg, s.iteration, s.lastPhase, s.lrScale)
-        if options.augmentP == nil, let p = s.augmentP { step.augment?.p = p }
         adaSigns = (s.adaSignSum ?? 0, s.adaSignCount ?? 0)
         let moments = Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, $0.1) })
         try adamG.load(state: moments, prefix: "state.adam_g", step: s.adamGStep)
@@ -362,15 +341,15 @@ public final class Trainer {
     /// Reloads weights and optimiser state from a checkpoint file, keeping the counters. Rank 0
     /// reads the file (the only one sure to have it) and sends the state to the others.
     func rollBack(to path: String) throws {
-        guard collective.isRoot else { return receiveStateFromRoot() }
-        let r = try Checkpoint.load(from: path)
-        GradMode.withoutGrad { assignByName(gan.namedTensors, from: r.gan.namedTensors) }
-        guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw StyleGANError.training("\(path) has no training state") }
-        let (keepN, keepI, keepScale, keepP, keepSigns) = (nimg, iteration, lrScale, step.augment?.p, adaSigns)
-        try restoreState(saved, r.state)
-        (nimg, iteration, lrScale, adaSigns) = (keepN, keepI, keepScale, keepSigns)
-        if let keepP { step.augment?.p = keepP }
-        sendStateFromRoot()
+        if collective.isRoot {
+            let r = try Checkpoint.load(from: path)
+            GradMode.withoutGrad { assignByName(gan.namedTensors, from: r.gan.namedTensors) }
+            guard let saved = try TrainingState(metadata: r.extraMetadata) else { throw StyleGANError.training("\(path) has no training state") }
+            let (keepN, keepI, keepScale, keepSigns) = (nimg, iteration, lrScale, adaSigns)
+            try restoreState(saved, r.state)
+            (nimg, iteration, lrScale, adaSigns) = (keepN, keepI, keepScale, keepSigns)
+        }
+        shareRootState()
     }
 
     // MARK: - Data and latents

@@ -39,14 +39,12 @@ public final class TrainingStep {
     /// `frozen`: parameter names (of `networks`' G and D) that no step changes (fine-tuning's
     /// FreezeD and frozen mapping); they get no gradient and no optimiser state.
     public init(networks: GAN, loss: Loss, seed: UInt64, collective: Collective = .single, frozen: Set<String> = []) {
-        self.networks = networks
-        self.collective = collective
+        (self.networks, self.collective, self.loss, self.seed) = (networks, collective, loss, seed)
         averager = GradientAverager(collective)
         let trainable = { (p: NamedParameters) in p.filter { !frozen.contains($0.0) } }
         for (name, p) in networks.generator.parameters + networks.discriminator.parameters where frozen.contains(name) { p.requiresGrad = false }
         adamG = Adam(trainable(networks.generator.parameters), learningRate: networks.config.learningRate)
         adamD = Adam(trainable(networks.discriminator.parameters), learningRate: networks.config.learningRate)
-        (self.loss, self.seed) = (loss, seed)
     }
 
     /// The names FreezeD (Mo et al. 2020) freezes: D's first `blocks` blocks from its input side at
@@ -60,26 +58,20 @@ public final class TrainingStep {
         return Set(names.filter { n in prefixes.contains { n.hasPrefix($0) } })
     }
 
-    /// ws (n, layers, wDim) of samples `samples` of the global batch with style mixing: with
+    /// ws (n, layers, wDim) of the pass's samples of the global batch with style mixing: with
     /// probability p (one draw for the whole batch), the layers from a random crossover point
     /// (among those in use) take a second latent's w. Also returns the first w.
-    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, labels: Tensor?, batch: Int, samples: [Int], layers used: Int,
-                iteration: Int, cache: FrozenWeights?) -> (ws: Tensor, w: Tensor) {
-        let g = networks.generator, c = networks.config
-        let step = UInt32(truncatingIfNeeded: iteration)
-        let z = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: latent.rawValue, step: step)
+    func styles(_ latent: Stream, _ mixLatent: Stream, _ mixing: Stream, _ pass: Pass, labels: Tensor?, cache: FrozenWeights?) -> (ws: Tensor, w: Tensor) {
+        let g = networks.generator, c = networks.config, used = pass.layers
+        let z = Tensor(randomNormal: [pass.batch, c.zDim], rows: pass.samples, seed: seed, stream: latent.rawValue, step: pass.step)
         let w = g.mapping(z, labels: labels, cache: cache)
         let ws = g.broadcast(w).narrow(axis: 1, start: 0, length: used)
-        let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: step).scalars
+        let u = Tensor(randomUniform: [2], seed: seed, stream: mixing.rawValue, step: pass.step).scalars
         guard used > 1, u[0] < c.styleMixingProb else { return (ws, w) }
         let cutoff = 1 + min(used - 2, Int(u[1] * Float(used - 1)))
-        let z2 = Tensor(randomNormal: [batch, c.zDim], rows: samples, seed: seed, stream: mixLatent.rawValue, step: step)
+        let z2 = Tensor(randomNormal: [pass.batch, c.zDim], rows: pass.samples, seed: seed, stream: mixLatent.rawValue, step: pass.step)
         let ws2 = g.broadcast(g.mapping(z2, labels: labels, cache: cache)).narrow(axis: 1, start: 0, length: used)
         return (concat([ws.narrow(axis: 1, start: 0, length: cutoff), ws2.narrow(axis: 1, start: cutoff, length: used - cutoff)], axis: 1), w)
-    }
-
-    func noiseSeed(_ iteration: Int, _ salt: UInt64) -> UInt64 {
-        seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(iteration) &* 4 &+ salt
     }
 
     /// A D step and a G step at `pos` with learning rate `lr`; the reals are this rank's shard
@@ -99,8 +91,7 @@ public final class TrainingStep {
         let pass = Pass(resolution: r, alpha: alpha, iteration: iteration, batch: batch,
                         samples: Shard(rank: collective.rank, size: collective.size).samples(of: batch),
                         realLabels: labels.map { Tensor(oneHot: $0, classes: config.classCount) })
-        adamG.learningRate = lr
-        adamD.learningRate = lr
+        (adamG.learningRate, adamD.learningRate) = (lr, lr)
         // Each step is its own method so that its graph (a loss holds every activation behind it)
         // is released before the next step builds one: at 128 px the D step's graph is 1.4 GB.
         guard let (lossD, penalty, realSign) = discriminatorStep(pass, reals: realImages) else { return nil }
@@ -130,21 +121,22 @@ public final class TrainingStep {
         /// The reals' classes, one-hot (conditional networks).
         var realLabels: Tensor? = nil
         var layers: Int { Config.layerCount(at: resolution) }
+        /// The Philox step of every draw of the iteration.
+        var step: UInt32 { UInt32(truncatingIfNeeded: iteration) }
     }
 
     /// The noise maps of this rank's samples for one synthesis pass of the step (`salt` tells
     /// the D step's fakes from the G step's).
     func noise(_ pass: Pass, salt: UInt64) -> NoiseInput {
-        .given(networks.generator.synthesis.noiseMaps(seed: noiseSeed(pass.iteration, salt), samples: pass.samples,
-                                                      of: pass.batch, layers: pass.layers).map { $0! })
+        let key = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(pass.iteration) &* 4 &+ salt
+        return .given(networks.generator.synthesis.noiseMaps(seed: key, samples: pass.samples, of: pass.batch, layers: pass.layers).map { $0! })
     }
 
     /// The fakes' classes for one step of a conditional run (one-hot, this rank's samples): the
     /// classes of random training images.
     func fakeLabels(_ pass: Pass, _ stream: Stream) -> Tensor? {
         guard let all = trainingLabels, networks.config.isConditional else { return nil }
-        let u = Tensor(randomUniform: [pass.batch], rows: pass.samples, seed: seed, stream: stream.rawValue,
-                       step: UInt32(truncatingIfNeeded: pass.iteration)).scalars
+        let u = Tensor(randomUniform: [pass.batch], rows: pass.samples, seed: seed, stream: stream.rawValue, step: pass.step).scalars
         return Tensor(oneHot: u.map { all[min(all.count - 1, Int($0 * Float(all.count)))] }, classes: networks.config.classCount)
     }
 
@@ -152,7 +144,7 @@ public final class TrainingStep {
     func augmented(_ x: Tensor, _ pass: Pass, _ base: Stream, call: Int) -> Tensor {
         guard let augment, augment.p > 0 else { return x }
         let draws = augment.draws(batch: pass.batch, samples: pass.samples, size: (x.shape[3], x.shape[2]), seed: seed,
-                                  stream: base.rawValue + 2 * UInt32(call), step: UInt32(truncatingIfNeeded: pass.iteration))
+                                  stream: base.rawValue + 2 * UInt32(call), step: pass.step)
         return augment.apply(x, draws: draws)
     }
 
@@ -167,12 +159,10 @@ public final class TrainingStep {
         let fakeLabels = fakeLabels(pass, .dLabel)
         let stats: [Double]? = FrozenWeights.during(keepingTransformsOf: d.parameters) { cache in
             let fakes: Tensor = GradMode.withoutGrad {
-                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, labels: fakeLabels, batch: pass.batch, samples: pass.samples,
-                                     layers: pass.layers, iteration: pass.iteration, cache: cache)
+                let (ws, _) = styles(.dLatent, .dMixLatent, .dMixing, pass, labels: fakeLabels, cache: cache)
                 return g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 1), cache: cache)
             }
-            let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue,
-                             step: UInt32(truncatingIfNeeded: pass.iteration))
+            let eps = Tensor(randomUniform: [pass.batch, 1, 1, 1], rows: pass.samples, seed: seed, stream: Stream.penalty.rawValue, step: pass.step)
             // Every image D sees is augmented (R1 differentiates through the augmentation of the
             // reals); D's output on the reals gives r_t. Images other than the fakes (WGAN-GP's
             // interpolates) are scored as of the reals' classes.
@@ -215,8 +205,7 @@ public final class TrainingStep {
         g.powerStep()
         let fakeLabels = fakeLabels(pass, .gLabel)
         let result: (stats: [Double], w: Tensor)? = FrozenWeights.during(keepingTransformsOf: g.parameters + d.parameters) { cache in
-            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, labels: fakeLabels, batch: pass.batch, samples: pass.samples,
-                                 layers: pass.layers, iteration: pass.iteration, cache: cache)
+            let (ws, w) = styles(.gLatent, .gMixLatent, .gMixing, pass, labels: fakeLabels, cache: cache)
             let fakes = g.synthesis(ws, resolution: pass.resolution, alpha: pass.alpha, noise: noise(pass, salt: 2), cache: cache)
             var calls = 0
             var fakeClassLogits: Tensor?
@@ -260,10 +249,7 @@ public final class TrainingStep {
         let halfLife = emaRampUp ? min(full, Double(nimg + batch) * 0.05) : full
         let beta = Float(pow(0.5, Double(batch) / max(halfLife, 1e-8)))
         let trained = Dictionary(uniqueKeysWithValues: networks.generator.parameters)
-        for (name, e) in networks.ema.parameters {
-            let p = trained[name]!
-            e.lerpInPlace(toward: p, by: 1 - beta)
-        }
+        for (name, e) in networks.ema.parameters { e.lerpInPlace(toward: trained[name]!, by: 1 - beta) }
         // Buffers follow G exactly (NVlabs copies non-trainables with beta 0).
         assignByName(networks.ema.buffers, from: networks.generator.buffers)
     }

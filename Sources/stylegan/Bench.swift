@@ -12,35 +12,16 @@ struct Bench: ParsableCommand {
 
     enum Target: String, ExpressibleByArgument, CaseIterable { case kernels, generate, train, inception, project }
 
-    @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var target: Target
-
-    @Option(help: "Timed repetitions per row (the median is reported).")
-    var iters: Int = 5
-
-    @Option(help: "Thread counts to compare, comma separated (default: 1 and all cores).")
-    var threads: String?
-
-    @Option(help: "Batch size (kernels: of the conv rows; generate: images per forward pass).")
-    var batch: Int = 8
-
-    @Option(help: "Fade-in alpha (train).")
-    var alpha: Float = 1
-
-    @Option(help: "Config preset (generate, train).")
-    var config = "paper256"
-
-    @Option(help: "Resolution (generate, train; default: the config's).")
-    var resolution: Int?
-
-    @Option(help: "Augmentation (train): none or ada (ADA's pipeline at --p on every image D sees).")
-    var aug = "none"
-
-    @Option(help: "Augmentation probability for --aug ada (train).")
-    var p: Float = 0.5
-
-    @Flag(help: "Print only JSON lines, one object per row.")
-    var json = false
+    @Argument(help: "What to time: \(Target.allCases.map(\.rawValue).joined(separator: ", ")).") var target: Target
+    @Option(help: "Timed repetitions per row (the median is reported).") var iters: Int = 5
+    @Option(help: "Thread counts to compare, comma separated (default: 1 and all cores).") var threads: String?
+    @Option(help: "Batch size (kernels: of the conv rows; generate: images per forward pass).") var batch: Int = 8
+    @Option(help: "Fade-in alpha (train).") var alpha: Float = 1
+    @Option(help: "Config preset (generate, train).") var config = "paper256"
+    @Option(help: "Resolution (generate, train; default: the config's).") var resolution: Int?
+    @Option(help: "Augmentation (train): none or ada (ADA's pipeline at --p on every image D sees).") var aug = "none"
+    @Option(help: "Augmentation probability for --aug ada (train).") var p: Float = 0.5
+    @Flag(help: "Print only JSON lines, one object per row.") var json = false
 
     func validate() throws {
         guard iters >= 1 else { throw ValidationError("--iters must be at least 1") }
@@ -63,36 +44,30 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if !json {
-            print("BLAS kernels: OpenBLAS \(String(cString: ck_blas_core()))")
-        }
+        if !json { print("BLAS kernels: OpenBLAS \(String(cString: ck_blas_core()))") }
         switch target {
         case .kernels:
             let rows = KernelBench.convRows(batch: batch, threads: try threadCounts(), iters: iters)
                 + KernelBench.elementwiseRows(iters: iters)
             printRows(rows, json: json)
-        case .generate:
-            let cfg = try Config.preset(named: config)
-            let r = resolution ?? cfg.resolution
-            guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
-            printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
         case .inception:
             printRows([InceptionBench.run(batch: batch, iters: iters)], json: json)
-        case .project:
+        case .generate, .project, .train:
             let cfg = try Config.preset(named: config)
             let r = resolution ?? cfg.resolution
             guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
-            printRows([ProjectBench.run(config: cfg, resolution: r, iters: iters)], json: json)
-        case .train:
-            let cfg = try Config.preset(named: config)
-            let r = resolution ?? cfg.resolution
-            guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
-            guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
-            // Under mpirun (an MPI build) the ranks time one data-parallel step together.
-            let world = try Collective.world()
-            let row = try world.run { try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters,
-                                                           augmentP: aug == "none" ? nil : p, collective: world) }
-            if world.isRoot { printRows([row], json: json) }
+            if target == .generate {
+                printRows([GenerateBench.run(config: cfg, resolution: r, batch: batch, iters: iters)], json: json)
+            } else if target == .project {
+                printRows([ProjectBench.run(config: cfg, resolution: r, iters: iters)], json: json)
+            } else {
+                guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be in [0, 1]") }
+                // Under mpirun (an MPI build) the ranks time one data-parallel step together.
+                let world = try Collective.world()
+                let row = try world.run { try TrainBench.run(config: cfg, resolution: r, alpha: alpha, batch: batch, iters: iters,
+                                                               augmentP: aug == "none" ? nil : p, collective: world) }
+                if world.isRoot { printRows([row], json: json) }
+            }
         }
     }
 }
@@ -108,19 +83,14 @@ func printRows(_ rows: [BenchRow], json: Bool) {
     var start = 0
     while start < rows.count {
         let end = rows[start...].firstIndex { $0.name != rows[start].name } ?? rows.count
-        let group = rows[start..<end]
-        let widths = group.first!.fields.indices.map { i in
-            group.map { text($0.fields[i].1).count }.max()!.clamped(atLeast: group.first!.fields[i].0.count)
+        let group = rows[start..<end], header = group.first!.fields.map { $0.0 }
+        let widths = header.indices.map { i in max(header[i].count, group.map { text($0.fields[i].1).count }.max()!) }
+        let printLine = { (cells: [String]) in
+            print(zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
         print("\n\(rows[start].name)")
-        print(zip(group.first!.fields, widths).map { $0.0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        for r in group {
-            print(zip(r.fields, widths).map { text($0.0.1).padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        printLine(header)
+        for r in group { printLine(r.fields.map { text($0.1) }) }
         start = end
     }
-}
-
-extension Int {
-    fileprivate func clamped(atLeast lower: Int) -> Int { Swift.max(self, lower) }
 }

@@ -49,7 +49,7 @@ struct DirectionsCommand: ParsableCommand {
         let editLayers = chosen ?? Array(0..<synth.layerCount)
         let strengths = (0..<5).map { -strength + Float($0) * strength / 2 }
         var cells: [Image] = []
-        try synth.frozen { synth in
+        synth.frozen { synth in
             for k in 0..<min(num, dirs.eigenvalues.count) {
                 for s in strengths {
                     cells.append(synth.image(edited(ws, direction: dirs.direction(k), strength: s, layers: editLayers), noise: .const))
@@ -74,8 +74,7 @@ struct Edit: ParsableCommand {
     @Option(help: "Layers edited, e.g. 0-5 (default: all).") var layers: String?
     @Option(help: "Noise: const (default), random or none.") var noise: NoiseMode = .const
     @Option(help: "Output folder.") var outdir: String
-    @Option(name: .customLong("class"), help: "The class a conditional network makes of the seeds (0 to classes - 1; required for one).")
-    var classLabel: Int?
+    @Option(name: .customLong("class"), help: "The class a conditional network makes of the seeds (0 to classes - 1; required for one).") var classLabel: Int?
     @Option(help: "Also write N animation frames per seed or w (frame00000.png ...) sweeping the strength from -s to s.") var frames: Int?
     @Flag(help: "With --frames, also encode video.mp4 with ffmpeg (must be on PATH).") var video = false
 

@@ -10,20 +10,11 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint's EMA generator (with w_avg and fixed noise) as a generator-only file.")
 
-    @Option(help: "Checkpoint file (.safetensors) from a training run.")
-    var network: String
-
-    @Option(help: "Output file (.safetensors).")
-    var out: String
-
-    @Flag(help: "Store float16 (half the size); refused if any check image moves by more than 1/255.")
-    var fp16 = false
-
-    @Option(help: "A description stored in the file's metadata (data, preset, training).")
-    var description: String?
-
-    @Flag(help: "Replace --out if it exists.")
-    var force = false
+    @Option(help: "Checkpoint file (.safetensors) from a training run.") var network: String
+    @Option(help: "Output file (.safetensors).") var out: String
+    @Flag(help: "Store float16 (half the size); refused if any check image moves by more than 1/255.") var fp16 = false
+    @Option(help: "A description stored in the file's metadata (data, preset, training).") var description: String?
+    @Flag(help: "Replace --out if it exists.") var force = false
 
     func run() throws {
         if FileManager.default.fileExists(atPath: out) && !force {

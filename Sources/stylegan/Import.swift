@@ -12,17 +12,10 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Convert StyleGAN1 weights of rosinality's PyTorch port (.pt/.model) or NVIDIA's TensorFlow pickles (.pkl).")
 
-    @Argument(help: "The file to convert (its format is recognised from its contents; nothing in it is executed).")
-    var source: String
-
-    @Option(help: "Output file (.safetensors).")
-    var output: String
-
-    @Option(help: "Build the networks to this resolution (rosinality's files do not record theirs; NVIDIA's can be cut to a lower one).")
-    var resolution: Int?
-
-    @Flag(help: "Replace --output if it exists.")
-    var force = false
+    @Argument(help: "The file to convert (its format is recognised from its contents; nothing in it is executed).") var source: String
+    @Option(help: "Output file (.safetensors).") var output: String
+    @Option(help: "Build the networks to this resolution (rosinality's files do not record theirs; NVIDIA's can be cut to a lower one).") var resolution: Int?
+    @Flag(help: "Replace --output if it exists.") var force = false
 
     func run() throws {
         if FileManager.default.fileExists(atPath: output) && !force {

@@ -6,8 +6,7 @@ import StyleGAN
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Describe a checkpoint or exported generator weights.")
 
-    @Argument(help: "Checkpoint or generator file (.safetensors).")
-    var file: String
+    @Argument(help: "Checkpoint or generator file (.safetensors).") var file: String
 
     func run() throws {
         let s = try Checkpoint.summary(of: file)

@@ -7,17 +7,10 @@ import StyleGAN
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write an untrained checkpoint for a config preset.")
 
-    @Option(help: "Config preset: \(Config.presets.map(\.name).joined(separator: ", ")).")
-    var config: String
-
-    @Option(help: "Checkpoint file to write (.safetensors).")
-    var out: String
-
-    @Option(help: "Seed of the initial weights.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Resolution the checkpoint claims to have reached (default: the config's).")
-    var resolution: Int?
+    @Option(help: "Config preset: \(Config.presets.map(\.name).joined(separator: ", ")).") var config: String
+    @Option(help: "Checkpoint file to write (.safetensors).") var out: String
+    @Option(help: "Seed of the initial weights.") var seed: UInt64 = 0
+    @Option(help: "Resolution the checkpoint claims to have reached (default: the config's).") var resolution: Int?
 
     func run() throws {
         let cfg = try Config.preset(named: config)

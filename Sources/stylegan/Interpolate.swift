@@ -18,8 +18,7 @@ struct Interpolate: ParsableCommand {
     @Flag(help: "Also encode video.mp4 with ffmpeg (must be on PATH).") var video = false
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise, held fixed across frames: random (from the first seed), const or none.") var noise: NoiseMode = .random
-    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).")
-    var classLabel: Int?
+    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).") var classLabel: Int?
     @Option(help: "A projected w (projected_w.npy) as the first key frame (--space w).") var w: String?
 
     func run() throws {

@@ -15,42 +15,19 @@ struct Metrics: ParsableCommand {
 
     enum Metric: String, ExpressibleByArgument, CaseIterable { case fid, kid, msswd }
 
-    @Argument(help: "Metric: fid, kid or msswd (default: msswd, or --metric).")
-    var which: Metric?
-
-    @Option(help: "Checkpoint or weights file (.safetensors); its EMA generator makes the fake images.")
-    var network: String?
-
-    @Option(help: "fid / kid: a folder of PNG / JPEG files to compare instead of a network's images.")
-    var images: String?
-
-    @Option(help: "The real images: a prepared dataset (stylegan prepare); for fid / kid also a folder of images.")
-    var data: String
-
-    @Option(help: "msswd: a second prepared dataset to compare with --data instead of a network.")
-    var data2: String?
-
-    @Option(help: "Metric (the same as the argument).")
-    var metric: Metric?
-
-    @Option(help: "Generated images (seeds 0..num-1; default 50000 for fid / kid, as NVIDIA's fid50k; 10000 for msswd); msswd: also the reals.")
-    var num: Int?
-
-    @Option(help: "fid / kid: at most this many real images (default: all of --data, as NVIDIA's _full metrics).")
-    var numReal: Int?
-
+    @Argument(help: "Metric: fid, kid or msswd (default: msswd, or --metric).") var which: Metric?
+    @Option(help: "Checkpoint or weights file (.safetensors); its EMA generator makes the fake images.") var network: String?
+    @Option(help: "fid / kid: a folder of PNG / JPEG files to compare instead of a network's images.") var images: String?
+    @Option(help: "The real images: a prepared dataset (stylegan prepare); for fid / kid also a folder of images.") var data: String
+    @Option(help: "msswd: a second prepared dataset to compare with --data instead of a network.") var data2: String?
+    @Option(help: "Metric (the same as the argument).") var metric: Metric?
+    @Option(help: "Generated images (seeds 0..num-1; default 50000 for fid / kid, as NVIDIA's fid50k; 10000 for msswd); msswd: also the reals.") var num: Int?
+    @Option(help: "fid / kid: at most this many real images (default: all of --data, as NVIDIA's _full metrics).") var numReal: Int?
     @Option(help: "fid / kid: the converted Inception network (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).")
     var inception: String?
-
-    @Flag(help: "fid / kid: print one JSON line (and no progress line).")
-    var json = false
-
-    @Option(help: "Images per batch.")
-    var batch: Int = 16
-
-    @Option(help: "Seed of the metric's own random choices (msswd: neighbourhoods, directions; kid: subsets).")
-    var seed: UInt64 = 0
-
+    @Flag(help: "fid / kid: print one JSON line (and no progress line).") var json = false
+    @Option(help: "Images per batch.") var batch: Int = 16
+    @Option(help: "Seed of the metric's own random choices (msswd: neighbourhoods, directions; kid: subsets).") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("msswd: compare at this resolution (default: the data's): the reals come from the prepared cache at it, and a network's images are upsampled to it only if smaller.",
                                discussion: "A snapshot from before the final resolution upsampled to it shows nearest-neighbour block edges at the finer levels; comparing at the snapshot's own resolution avoids that."))
     var resolution: Int?
@@ -92,37 +69,27 @@ struct Metrics: ParsableCommand {
         // Set A: the reals of --data; set B: --data2 or the generator.
         let setA = SWDDescriptors(resolution: resolution, seed: seed)
         let setB = SWDDescriptors(resolution: resolution, seed: seed &+ 1)
-        for first in stride(from: 0, to: num, by: batch) {
-            let idx = Array(first..<min(first + batch, num))
-            setA.add(real.images(resolution: resolution, indices: idx))
-        }
+        let batches = stride(from: 0, to: num, by: batch).map { Array($0..<min($0 + batch, num)) }
+        for idx in batches { setA.add(real.images(resolution: resolution, indices: idx)) }
         if let other {
-            for first in stride(from: 0, to: num, by: batch) {
-                let idx = Array(first..<min(first + batch, num))
-                setB.add(other.images(resolution: resolution, indices: idx))
-            }
+            for idx in batches { setB.add(other.images(resolution: resolution, indices: idx)) }
             print("MS-SWD x1e3: \(data) (\(num) images) vs \(data2!) (\(num) images) at \(resolution)x\(resolution)")
         } else {
-            let ckpt = try GeneratorWeights.load(from: network!)
-            let g = ckpt.generator
-            let genRes = ckpt.resolution
+            let synth = try Synthesizer.load(network!)
+            let genRes = synth.resolution
             guard genRes <= resolution else {
                 throw ValidationError("the network makes \(genRes)x\(genRes) images, more than the \(resolution)x\(resolution) compared at (--resolution)")
             }
-            FrozenWeights.during(keepingTransformsOf: g.parameters) { cache in
-                for first in stride(from: 0, to: num, by: batch) {
-                    let seeds = Array(first..<min(first + batch, num))
-                    let z = Generator.latents(seeds: seeds, zDim: g.config.zDim)
-                    var images = GradMode.withoutGrad {
-                        g(z, labels: g.labels(seeds: seeds), resolution: genRes, alpha: ckpt.alpha, noise: .fromSeeds(seeds), cache: cache)
-                    }
+            synth.frozen { synth in
+                for seeds in batches {
+                    var images = synth.imageTensor(seeds: seeds)
                     var r = genRes
                     while r < resolution { images = images.upsampled2x(); r *= 2 }
                     // ProGAN measured uint8 images: round the fakes to the 0..255 grid as the reals are.
                     setB.add(SlicedWasserstein.quantizedToUInt8Grid(images.detached()))
                 }
             }
-            print("MS-SWD x1e3: \(network!) (\(genRes)x\(genRes), alpha \(ckpt.alpha), \(num) images) vs \(data) at \(resolution)x\(resolution)")
+            print("MS-SWD x1e3: \(network!) (\(genRes)x\(genRes), alpha \(synth.alpha), \(num) images) vs \(data) at \(resolution)x\(resolution)")
         }
         let result = slicedWassersteinDistance(descriptorsA: setA.finalized(), descriptorsB: setB.finalized(),
                                                resolutions: setA.levels, seed: seed)
@@ -135,17 +102,20 @@ struct Metrics: ParsableCommand {
 
     func runInception() throws {
         let start = Date()
-        var evaluator = try InceptionEvaluator(inceptionPath: inception)
-        (evaluator.batch, evaluator.progress) = (batch, !json)
-        let reals = try evaluator.features(.images(data, limit: numReal), cache: true)
+        let inceptionPath = inception ?? InceptionV3.defaultPath
+        let net = try InceptionV3.load(inceptionPath)
+        let reals = try net.cachedFeatures(data, limit: numReal, inceptionPath: inceptionPath, batch: batch, progress: !json)
         let fakes: Tensor
         var name = chosen.rawValue
         if let network {
             let n = num ?? 50000
-            fakes = try evaluator.features(.network(network, count: n))
+            fakes = try Synthesizer.load(network).frozen { synth in
+                try net.extract(count: n, batch: batch, progress: !json, label: "generated") { InceptionV3.uint8(generated: synth.imageTensor(seeds: Array($0))) }
+            }
             name += n % 1000 == 0 ? "\(n / 1000)k" : "\(n)"
         } else {
-            fakes = try evaluator.features(.images(images!, limit: num))
+            let (count, loader, _) = try InceptionV3.reader(images!, limit: num)
+            fakes = try net.extract(count: count, batch: batch, progress: !json, label: URL(fileURLWithPath: images!).lastPathComponent, load: loader)
         }
         guard reals.shape[0] >= 2, fakes.shape[0] >= 2 else { throw ValidationError("fid / kid need at least 2 images on each side") }
         let value = chosen == .fid

@@ -9,24 +9,21 @@ struct Mix: ParsableCommand {
     @Option(help: "Checkpoint file (.safetensors).") var network: String
     @Option(help: "Row seeds (their images are restyled).") var rows: String
     @Option(help: "Column seeds (their styles are taken).") var cols: String
-    @Option(help: "Layers taken from the column seed: coarse (4-8 px), middle (16-32 px), fine (64 px and up) or indices like 0-3.")
-    var styles = "coarse"
+    @Option(help: "Layers taken from the column seed: coarse (4-8 px), middle (16-32 px), fine (64 px and up) or indices like 0-3.") var styles = "coarse"
     @Option(help: "Output folder (created if missing).") var outdir: String
     @Option(help: "Truncation psi (none unless given).") var trunc: Float?
     @Option(help: "Noise: const (default, as the paper's figure), random or none.") var noise: NoiseMode = .const
-    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).")
-    var classLabel: Int?
+    @Option(name: .customLong("class"), help: "The class a conditional network makes (0 to classes - 1; required for one).") var classLabel: Int?
     @Option(help: "A projected w (projected_w.npy) as the first row.") var rowW: String?
     @Option(help: "A projected w (projected_w.npy) as the first column.") var colW: String?
 
     func run() throws {
         let (rowSeeds, colSeeds) = (try parseSeeds(rows), try parseSeeds(cols))
-        let synthForW = try Synthesizer.load(network).conditioned(on: classLabel)
-        let rowKeys = try (rowW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + rowSeeds.map(LatentKey.seed)
-        let colKeys = try (colW.map { [LatentKey.styles(try synthForW.styles(wFile: $0), name: "w")] } ?? []) + colSeeds.map(LatentKey.seed)
+        let synth = try Synthesizer.load(network).conditioned(on: classLabel)
+        let rowKeys = try (rowW.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + rowSeeds.map(LatentKey.seed)
+        let colKeys = try (colW.map { [LatentKey.styles(try synth.styles(wFile: $0), name: "w")] } ?? []) + colSeeds.map(LatentKey.seed)
         let layers = try StyleLayers(parsing: styles)
         let truncation = try trunc.map { try Truncation(psi: $0) }
-        let synth = synthForW
         if try layers.layers(layerCount: synth.layerCount).isEmpty {
             throw ValidationError("--styles \(styles) selects no layers of a \(synth.resolution)x\(synth.resolution) network")
         }

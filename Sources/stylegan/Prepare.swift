@@ -8,21 +8,11 @@ struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a dataset cache (one uint8 file per resolution) from a folder of PNG/JPEG images.")
 
-    @Option(help: "Folder of images, searched recursively; files that are not PNG/JPEG are listed and skipped.")
-    var source: String
-
-    @Option(help: "Output folder (must not exist, or be empty).")
-    var dest: String
-
-    @Option(help: "Final resolution: a power of two from 4 to 1024.")
-    var resolution: Int = 256
-
-    @Flag(help: "Record that training should add x-flipped images (flips are applied at train time).")
-    var mirror = false
-
-    @Flag(help: "Replace an existing prepared dataset at --dest, once the new one is complete.")
-    var force = false
-
+    @Option(help: "Folder of images, searched recursively; files that are not PNG/JPEG are listed and skipped.") var source: String
+    @Option(help: "Output folder (must not exist, or be empty).") var dest: String
+    @Option(help: "Final resolution: a power of two from 4 to 1024.") var resolution: Int = 256
+    @Flag(help: "Record that training should add x-flipped images (flips are applied at train time).") var mirror = false
+    @Flag(help: "Replace an existing prepared dataset at --dest, once the new one is complete.") var force = false
     @Option(help: ArgumentHelp("Store class labels for conditional training: 'subfolders' (one class per subfolder of --source) or a dataset.json ({\"labels\": [[\"dir/img.png\", 0], ...]}, as NVIDIA's dataset tool).", valueName: "subfolders|FILE"))
     var labels: String?
 

@@ -60,24 +60,15 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var options = TrainOptions(data: data, outdir: outdir, config: try Config.preset(named: config), totalKimg: kimg)
-        options.resolution = resolution
-        options.batch = batch
-        options.seed = seed
+        (options.resolution, options.batch, options.seed, options.mirror) = (resolution, batch, seed, mirror)
         (options.lossName, options.r1Gamma, options.r1Every) = (loss, r1Gamma, r1Every)
-        options.mirror = mirror
-        options.phaseKimg = phaseKimg
-        options.snapshotKimg = snapKimg
-        options.resume = resume
-        options.resumeFrom = resumeFrom
+        (options.phaseKimg, options.snapshotKimg, options.resume, options.resumeFrom) = (phaseKimg, snapKimg, resume, resumeFrom)
         options.metrics = metrics.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         options.inceptionPath = inception
-        (options.freezeD, options.freezeMapping) = (freezeD, freezeMapping)
-        options.dWarmupKimg = dWarmupKimg
+        (options.freezeD, options.freezeMapping, options.dWarmupKimg) = (freezeD, freezeMapping, dWarmupKimg)
         (options.augment, options.augmentP, options.adaTarget, options.adaKimg) = (aug, p, adaTarget, adaKimg)
         (options.conditional, options.conditionalD) = (cond, condLoss)
-        options.progress = !quiet
-        options.rankChecksums = debugRankChecksums
-        options.failAtIterations = Set(debugFailAt)
+        (options.progress, options.rankChecksums, options.failAtIterations) = (!quiet, debugRankChecksums, Set(debugFailAt))
         let world = try Collective.world()
         options.collective = world
         try world.run { try Trainer(options).train() }

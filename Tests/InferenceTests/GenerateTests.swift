@@ -65,7 +65,7 @@ struct GenerateTests {
     /// Seeds made as one batch (metrics, snapshots) are the images `generate` makes of each seed.
     @Test func aBatchOfSeedsIsEachSeedsImage() throws {
         let s = try Synthesizer.load(tinyCheckpointPath)
-        GradMode.withoutGrad { for l in s.generator.synthesis.layers { l.noise.strength.fill(0.5) } }
+        GradMode.withoutGrad { for l in s.generator.synthesis.layers { l.noiseStrength.fill(0.5) } }
         let batch = s.imageTensor(seeds: [3, 8, 5])
         for (i, seed) in [3, 8, 5].enumerated() {
             let one = try s.imageTensor(seed: seed, noise: .random)
@@ -78,7 +78,7 @@ struct GenerateTests {
     @Test func noiseModesDiffer() throws {
         let s = try Synthesizer.load(tinyCheckpointPath)
         // Untrained noise strengths are 0; give them a value so the noise shows.
-        GradMode.withoutGrad { for l in s.generator.synthesis.layers { l.noise.strength.fill(0.5) } }
+        GradMode.withoutGrad { for l in s.generator.synthesis.layers { l.noiseStrength.fill(0.5) } }
         let r = try s.generate(seed: 1, noise: .random), c = try s.generate(seed: 1, noise: .const), n = try s.generate(seed: 1, noise: .none)
         #expect(r.pixels != c.pixels && c.pixels != n.pixels && r.pixels != n.pixels)
     }

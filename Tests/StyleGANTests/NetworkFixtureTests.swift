@@ -145,7 +145,7 @@ struct ParameterCountTests {
         #expect(count(d.parameters) == 23_052_353)
         // Shapes that a misreading would change: the 4x4 D conv sees the stddev map, the first
         // 256 px conv upsamples from 128 px's width.
-        #expect(d.epilogue.conv.weight.shape == [512, 513, 3, 3])
+        #expect(d.epilogue.conv.conv.weight.shape == [512, 513, 3, 3])
         #expect(g.synthesis.layers[12].conv!.weight.shape == [64, 128, 3, 3])
         #expect(g.synthesis.layers.count == 14)
     }

@@ -35,16 +35,9 @@ public struct DatasetManifest: Codable, Equatable {
 
     public init(count: Int, resolution: Int, mirror: Bool, source: String, skipped: [Skipped],
                 labels: [Int]? = nil, classNames: [String]? = nil) {
-        format = Self.formatName
-        version = Self.currentVersion
-        self.count = count
-        self.resolution = resolution
-        resolutions = Self.resolutions(upTo: resolution)
-        self.mirror = mirror
-        self.source = source
-        self.skipped = skipped
-        self.labels = labels
-        self.classNames = classNames
+        (format, version, resolutions) = (Self.formatName, Self.currentVersion, Self.resolutions(upTo: resolution))
+        (self.count, self.resolution, self.mirror, self.source) = (count, resolution, mirror, source)
+        (self.skipped, self.labels, self.classNames) = (skipped, labels, classNames)
     }
 
     /// The sizes the networks support: powers of two from 4 to 1024.
@@ -61,27 +54,18 @@ public struct DatasetManifest: Codable, Equatable {
 
 public final class DatasetCache {
     public let path: String
-    public let count: Int
-    public let resolution: Int
-    public let resolutions: [Int]
-    public let mirror: Bool
     public let manifest: DatasetManifest
+    public var count: Int { manifest.count }
+    public var resolution: Int { manifest.resolution }
+    public var resolutions: [Int] { manifest.resolutions }
+    public var mirror: Bool { manifest.mirror }
     /// Each image's class (nil: an unlabelled set), and how many classes there are.
-    public let labels: [Int]?
+    public var labels: [Int]? { manifest.labels }
     public var classCount: Int { manifest.classNames?.count ?? 0 }
-    /// Mapped level files by resolution: base address and length in bytes.
-    private let levels: [Int: (base: UnsafePointer<UInt8>, bytes: Int)]
+    /// Mapped level files by resolution: base address and length in bytes (unmapped by deinit).
+    private var levels: [Int: (base: UnsafePointer<UInt8>, bytes: Int)] = [:]
 
-    private init(path: String, manifest: DatasetManifest, levels: [Int: (base: UnsafePointer<UInt8>, bytes: Int)]) {
-        self.path = path
-        self.manifest = manifest
-        count = manifest.count
-        resolution = manifest.resolution
-        resolutions = manifest.resolutions
-        mirror = manifest.mirror
-        labels = manifest.labels
-        self.levels = levels
-    }
+    private init(path: String, manifest: DatasetManifest) { (self.path, self.manifest) = (path, manifest) }
 
     deinit {
         for (_, level) in levels { munmap(UnsafeMutableRawPointer(mutating: level.base), level.bytes) }
@@ -98,18 +82,12 @@ public final class DatasetCache {
         if URL(fileURLWithPath: path).lastPathComponent.contains(".partial-") {
             throw StyleGANError.dataset("\(path) is the unfinished output of an interrupted stylegan prepare; run it again")
         }
-        let manifest = try readManifest(path)
-
-        var levels: [Int: (base: UnsafePointer<UInt8>, bytes: Int)] = [:]
-        do {
-            for r in manifest.resolutions {
-                levels[r] = try mapLevel(path + "/" + DatasetManifest.levelFileName(r), count: manifest.count, resolution: r)
-            }
-        } catch {
-            for (_, level) in levels { munmap(UnsafeMutableRawPointer(mutating: level.base), level.bytes) }
-            throw error
+        let cache = DatasetCache(path: path, manifest: try readManifest(path))
+        // A level that fails leaves those mapped before it to the cache's deinit.
+        for r in cache.resolutions {
+            cache.levels[r] = try mapLevel(path + "/" + DatasetManifest.levelFileName(r), count: cache.count, resolution: r)
         }
-        return DatasetCache(path: path, manifest: manifest, levels: levels)
+        return cache
     }
 
     private static func readManifest(_ dir: String) throws -> DatasetManifest {

@@ -51,13 +51,8 @@ public struct Checkpoint {
 
         /// Writes `tensors` (float16 if asked) with these fields and `metadata` (atomically).
         func write(_ tensors: NamedParameters, metadata: [String: String], halfPrecision: Bool, to path: String, what: String) throws {
-            var meta = metadata
-            meta["format"] = Checkpoint.format
-            meta["format_version"] = String(Checkpoint.version)
-            meta["config"] = config.json()
-            meta["kimg"] = String(kimg)
-            meta["resolution"] = String(resolution)
-            meta["alpha"] = String(alpha)
+            let meta = metadata.merging(["format": Checkpoint.format, "format_version": String(Checkpoint.version), "config": config.json(),
+                                         "kimg": String(kimg), "resolution": String(resolution), "alpha": String(alpha)]) { $1 }
             let dtypes = halfPrecision ? Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, SafetensorsDType.f16) }) : [:]
             do {
                 try SafetensorsFile.write(tensors, metadata: meta, dtypes: dtypes, to: path)
@@ -67,18 +62,16 @@ public struct Checkpoint {
         }
     }
 
-    /// Copies every tensor of `named` from `file`, checking presence and shape; returns the names.
+    /// Checks that `file` has every tensor of `named` with its shape (the header suffices), copies
+    /// the data in when the file was read whole, and returns the names. (`SafetensorsFile.parse`
+    /// gives every tensor a shape, and in a full read its data too.)
     static func assign(_ named: NamedParameters, from file: SafetensorsFile, path: String) throws -> Set<String> {
-        var expected = Set<String>()
         for (name, t) in named {
-            expected.insert(name)
-            guard let stored = file.tensors[name] else { throw StyleGANError.checkpoint(path, "missing tensor '\(name)'") }
-            guard stored.shape == t.shape else {
-                throw StyleGANError.checkpoint(path, "tensor '\(name)' has shape \(stored.shape), the config needs \(t.shape)")
-            }
-            t.assign(stored)
+            guard let shape = file.shapes[name] else { throw StyleGANError.checkpoint(path, "missing tensor '\(name)'") }
+            guard shape == t.shape else { throw StyleGANError.checkpoint(path, "tensor '\(name)' has shape \(shape), the config needs \(t.shape)") }
+            if let stored = file.tensors[name] { t.assign(stored) }
         }
-        return expected
+        return Set(named.map(\.0))
     }
 
     /// Reads a file of this format (checkpoint or generator-only) and validates its metadata.
@@ -119,15 +112,13 @@ public struct Checkpoint {
         if file.metadata["contents"] == GeneratorWeights.contents {
             throw StyleGANError.checkpoint(path, "holds only a generator (from `stylegan export`): it can generate, not resume training")
         }
-        let config = header.config
-        var ckpt = Checkpoint(gan: GAN.unfilled(config), resolution: header.resolution)
+        var ckpt = Checkpoint(gan: GAN.unfilled(header.config), kimg: header.kimg, resolution: header.resolution, alpha: header.alpha,
+                              extraMetadata: file.metadata.filter { !ownMetadataKeys.contains($0.key) })
         let expected = try assign(ckpt.namedTensors, from: file, path: path)
         for name in file.names where !expected.contains(name) {
-            guard name.hasPrefix("state.") else { throw StyleGANError.checkpoint(path, "unexpected tensor '\(name)' for config '\(config.name)'") }
+            guard name.hasPrefix("state.") else { throw StyleGANError.checkpoint(path, "unexpected tensor '\(name)' for config '\(header.config.name)'") }
             ckpt.state.append((name, file.tensors[name]!))
         }
-        (ckpt.kimg, ckpt.resolution, ckpt.alpha) = (header.kimg, header.resolution, header.alpha)
-        ckpt.extraMetadata = file.metadata.filter { !ownMetadataKeys.contains($0.key) }
         return ckpt
     }
 
@@ -146,11 +137,7 @@ public struct Checkpoint {
         let generatorOnly = file.metadata["contents"] == GeneratorWeights.contents
         // Unfilled networks cost no drawing and their pages are never touched: only their shapes are read.
         let g = Generator.unfilled(h.config)
-        let expected = generatorOnly ? GeneratorWeights.namedTensors(g) : GAN.unfilled(h.config).namedTensors
-        for (name, t) in expected {
-            guard let shape = file.shapes[name] else { throw StyleGANError.checkpoint(path, "missing tensor '\(name)'") }
-            guard shape == t.shape else { throw StyleGANError.checkpoint(path, "tensor '\(name)' has shape \(shape), the config needs \(t.shape)") }
-        }
+        _ = try assign(generatorOnly ? GeneratorWeights.namedTensors(g) : GAN.unfilled(h.config).namedTensors, from: file, path: path)
         let count = { (p: NamedParameters) in p.reduce(0) { $0 + $1.1.count } }
         return Summary(config: h.config, kimg: h.kimg, resolution: h.resolution, alpha: h.alpha,
                        metadata: file.metadata.filter { !ownMetadataKeys.contains($0.key) }, isGeneratorOnly: generatorOnly,

@@ -9,17 +9,28 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw StyleGANError.file(path, "cannot create \(tmp): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        try data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw StyleGANError.file(path, "write failed: \(String(cString: strerror(errno)))")
-                }
-                done += n
-            }
+        try data.withUnsafeBytes { try writeAll(fd, $0.baseAddress, $0.count) { .file(path, $0) } }
+    }
+}
+
+/// Writes `count` bytes from `p` to `fd` (retrying interrupted writes); a failure is thrown as
+/// `fail("write failed: <reason>")`. `p` may be nil when `count` is 0.
+public func writeAll(_ fd: Int32, _ p: UnsafeRawPointer?, _ count: Int, _ fail: (String) -> StyleGANError) throws {
+    var done = 0
+    while done < count {
+        let n = Foundation.write(fd, p! + done, count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw fail("write failed: \(String(cString: strerror(errno)))")
         }
+        done += n
+    }
+}
+
+/// The bytes of the file at `path`, memory-mapped; a failure is thrown as `fail("cannot read: <reason>")`.
+func mappedFile(_ path: String, orThrow fail: (String) -> StyleGANError) throws -> Data {
+    do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        throw fail("cannot read: \((error as NSError).localizedDescription)")
     }
 }
 

@@ -23,12 +23,6 @@ public struct GeneratorWeights {
         (g.parameters + g.buffers).map { ("G_ema." + $0.0.dropFirst(2), $0.1) }
     }
 
-    public init(checkpoint: Checkpoint) {
-        (config, generator, kimg) = (checkpoint.config, checkpoint.ema, checkpoint.kimg)
-        (resolution, alpha, extraMetadata) = (checkpoint.resolution, checkpoint.alpha, checkpoint.extraMetadata)
-        extraMetadata = extraMetadata.filter { !$0.key.hasPrefix("train.") }
-    }
-
     public static func load(from path: String) throws -> GeneratorWeights {
         let (file, header) = try Checkpoint.readValidated(path)
         let generatorOnly = file.metadata["contents"] == contents
@@ -38,15 +32,9 @@ public struct GeneratorWeights {
             throw StyleGANError.checkpoint(path, "unexpected tensor '\(extra)' in a generator-only file")
         }
         let known: Set<String> = Checkpoint.ownMetadataKeys.union(["contents"])
-        var w = GeneratorWeights(config: header.config, generator: g, kimg: header.kimg, resolution: header.resolution,
-                                 alpha: header.alpha, extraMetadata: file.metadata.filter { !known.contains($0.key) && !$0.key.hasPrefix("train.") })
-        w.isGeneratorOnly = generatorOnly
-        return w
-    }
-
-    init(config: Config, generator: Generator, kimg: Double, resolution: Int, alpha: Float, extraMetadata: [String: String]) {
-        (self.config, self.generator, self.kimg) = (config, generator, kimg)
-        (self.resolution, self.alpha, self.extraMetadata) = (resolution, alpha, extraMetadata)
+        return GeneratorWeights(config: header.config, generator: g, kimg: header.kimg, resolution: header.resolution, alpha: header.alpha,
+                                extraMetadata: file.metadata.filter { !known.contains($0.key) && !$0.key.hasPrefix("train.") },
+                                isGeneratorOnly: generatorOnly)
     }
 
     /// Writes a generator-only file (atomically, as checkpoints are), float16 if asked.
@@ -55,5 +43,13 @@ public struct GeneratorWeights {
         meta["contents"] = GeneratorWeights.contents
         try Checkpoint.Header(config: config, kimg: kimg, resolution: resolution, alpha: alpha)
             .write(GeneratorWeights.namedTensors(generator), metadata: meta, halfPrecision: halfPrecision, to: path, what: "generator weights")
+    }
+}
+
+extension GeneratorWeights {
+    /// The EMA generator of a checkpoint, without its training metadata ("train.*").
+    public init(checkpoint: Checkpoint) {
+        self.init(config: checkpoint.config, generator: checkpoint.ema, kimg: checkpoint.kimg, resolution: checkpoint.resolution,
+                  alpha: checkpoint.alpha, extraMetadata: checkpoint.extraMetadata.filter { !$0.key.hasPrefix("train.") })
     }
 }

@@ -12,35 +12,30 @@ public enum NumPy {
     ]
     public static let pickleValues: Set<String> = ["numpy.ndarray"]
 
-    /// Element decoding of a dtype string such as "<f4" (float types only).
-    static func elementSize(_ descr: String) throws -> (size: Int, half: Bool, double: Bool) {
+    /// The element type of a dtype string such as "<f4" (uint8 and little-endian floats only).
+    static func elementType(_ descr: String) throws -> TorchFile.DType {
         switch descr {
-        case "|u1", "u1", "<u1", "uint8": return (1, false, false)
-        case "<f4", "=f4", "f4", "float32": return (4, false, false)
-        case "<f2", "=f2", "f2", "float16": return (2, true, false)
-        case "<f8", "=f8", "f8", "float64": return (8, false, true)
+        case "|u1", "u1", "<u1", "uint8": return .u8
+        case "<f4", "=f4", "f4", "float32": return .f32
+        case "<f2", "=f2", "f2", "float16": return .f16
+        case "<f8", "=f8", "f8", "float64": return .f64
         default: throw StyleGANError.importing("array dtype '\(descr)' is not uint8 or a little-endian float (f2, f4, f8)")
         }
     }
 
     /// Decodes `count` little-endian floats of `descr` into a tensor of `shape` (C or Fortran order).
     static func tensor(_ bytes: Data, descr: String, shape: [Int], fortran: Bool, what: String) throws -> Tensor {
-        let (size, half, double) = try elementSize(descr)
+        let dtype = try elementType(descr)
         var count = 1
         for d in shape {
             let (c, o) = count.multipliedReportingOverflow(by: d)
             guard d >= 0, !o, c <= bytes.count else { throw StyleGANError.importing("\(what): shape \(shape) is larger than its \(bytes.count) bytes") }
             count = c
         }
-        guard bytes.count == count * size else { throw StyleGANError.importing("\(what): \(bytes.count) bytes do not hold \(shape) of \(descr)") }
+        guard bytes.count == count * dtype.size else { throw StyleGANError.importing("\(what): \(bytes.count) bytes do not hold \(shape) of \(descr)") }
         let t = Tensor(uninitialized: shape)
         bytes.withUnsafeBytes { raw in
-            for i in 0..<count {
-                if size == 1 { t.data[i] = Float(raw[i]) }
-                else if half { t.data[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
-                else if double { t.data[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-                else { t.data[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            }
+            for i in 0..<count { t.data[i] = TorchFile.element(raw, i, dtype) }
         }
         guard fortran, shape.count > 1 else { return t }
         // Fortran order: the reversed shape in C order, its axes reversed back.

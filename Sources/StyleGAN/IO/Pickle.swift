@@ -173,10 +173,6 @@ public struct Pickle {
         /// Nesting depth of each container (by kind and index), checked as items are added.
         var depth: [Int: Int] = [:]
 
-        init(pickle: Pickle, policy: Policy, what: String, pos: Int) {
-            (self.pickle, self.policy, self.what, self.pos) = (pickle, policy, what, pos)
-        }
-
         var data: Data { pickle.input }
 
         func fail(_ reason: String) -> StyleGANError { .importing("\(what): \(reason)") }
@@ -258,6 +254,13 @@ public struct Pickle {
             pickle.tuples.append(items)
             try contains((pickle.tuples.count - 1) << 3 | 0, items)
             return .tuple(pickle.tuples.count - 1)
+        }
+
+        mutating func newList(_ items: [PickleValue]) throws -> PickleValue {
+            pickle.lists.append([])
+            let v = PickleValue.list(pickle.lists.count - 1)
+            try append(v, items)
+            return v
         }
 
         mutating func newDict(_ items: [(PickleValue, PickleValue)]) throws -> PickleValue {
@@ -397,10 +400,8 @@ public struct Pickle {
                 case 0x8A, 0x8B:  // LONG1, LONG4: little-endian two's complement
                     let n = op == 0x8A ? Int(try uint(1)) : try length(4)
                     guard n <= 8 else { throw fail("pickle integer of \(n) bytes does not fit 64 bits") }
-                    let r = try take(n)
-                    var v: UInt64 = 0
-                    for (i, b) in data[r].enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
-                    if n > 0 && n < 8 && data[r.upperBound - 1] & 0x80 != 0 { v |= ~UInt64(0) << (8 * UInt64(n)) }
+                    var v = try uint(n)
+                    if n > 0 && n < 8 && v >> (8 * UInt64(n) - 1) != 0 { v |= ~UInt64(0) << (8 * UInt64(n)) }  // sign-extend
                     try push(.int(Int(Int64(bitPattern: v))))
                 case 0x47: try push(.float(Double(bitPattern: UInt64(bigEndian: try uint(8)))))  // BINFLOAT
                 case 0x46:  // FLOAT (text)
@@ -433,22 +434,15 @@ public struct Pickle {
                     var items: [PickleValue] = []
                     for _ in 0..<n { items.insert(try pop(), at: 0) }
                     try push(try newTuple(items))
-                case 0x5D:  // EMPTY_LIST
-                    pickle.lists.append([])
-                    try push(.list(pickle.lists.count - 1))
-                case 0x6C:  // LIST
-                    let items = try popMark()
-                    pickle.lists.append([])
-                    let v = PickleValue.list(pickle.lists.count - 1)
-                    try append(v, items)
-                    try push(v)
+                case 0x5D, 0x8F: try push(try newList([]))  // EMPTY_LIST, EMPTY_SET (a set is read as a list)
+                case 0x6C, 0x91: try push(try newList(try popMark()))  // LIST, FROZENSET
                 case 0x61:  // APPEND
                     let v = try pop()
                     guard let target = stack.last else { throw fail("APPEND without a list") }
                     try append(target, [v])
-                case 0x65:  // APPENDS
+                case 0x65, 0x90:  // APPENDS, ADDITEMS
                     let items = try popMark()
-                    guard let target = stack.last else { throw fail("APPENDS without a list") }
+                    guard let target = stack.last else { throw fail(op == 0x65 ? "APPENDS without a list" : "ADDITEMS without a set") }
                     try append(target, items)
                 case 0x7D: try push(try newDict([]))  // EMPTY_DICT
                 case 0x64:  // DICT
@@ -463,19 +457,6 @@ public struct Pickle {
                     let items = try popMark()
                     guard items.count % 2 == 0, let target = stack.last else { throw fail("SETITEMS with an odd number of items or no dict") }
                     try setItems(target, stride(from: 0, to: items.count, by: 2).map { (items[$0], items[$0 + 1]) })
-                case 0x8F:  // EMPTY_SET
-                    pickle.lists.append([])
-                    try push(.list(pickle.lists.count - 1))
-                case 0x90:  // ADDITEMS
-                    let items = try popMark()
-                    guard let target = stack.last else { throw fail("ADDITEMS without a set") }
-                    try append(target, items)
-                case 0x91:  // FROZENSET
-                    let items = try popMark()
-                    pickle.lists.append([])
-                    let v = PickleValue.list(pickle.lists.count - 1)
-                    try append(v, items)
-                    try push(v)
                 // Memo
                 case 0x70: try memoPut(try decimal(try line()))  // PUT
                 case 0x71: try memoPut(Int(try uint(1)))  // BINPUT
@@ -492,19 +473,13 @@ public struct Pickle {
                     let name = try pop(), module = try pop()
                     guard case .string(let n) = name, case .string(let m) = module else { throw fail("STACK_GLOBAL of non-strings") }
                     try push(try global(m, n))
-                case 0x52:  // REDUCE
+                case 0x52, 0x81, 0x92:  // REDUCE, NEWOBJ, NEWOBJ_EX: callable(*args); NEWOBJ_EX's kwargs are dropped
+                    if op == 0x92 { _ = try pop() }
                     let args = try pop(), callable = try pop()
-                    guard let a = pickle.tuple(args) else { throw fail("REDUCE with a \(pickle.kind(args)) for arguments") }
+                    guard let a = pickle.tuple(args) else {
+                        throw fail("\(op == 0x52 ? "REDUCE" : op == 0x81 ? "NEWOBJ" : "NEWOBJ_EX") with a \(pickle.kind(args)) for arguments")
+                    }
                     try push(try call(callable, a))
-                case 0x81:  // NEWOBJ
-                    let args = try pop(), cls = try pop()
-                    guard let a = pickle.tuple(args) else { throw fail("NEWOBJ with a \(pickle.kind(args)) for arguments") }
-                    try push(try call(cls, a))
-                case 0x92:  // NEWOBJ_EX
-                    _ = try pop()
-                    let args = try pop(), cls = try pop()
-                    guard let a = pickle.tuple(args) else { throw fail("NEWOBJ_EX with a \(pickle.kind(args)) for arguments") }
-                    try push(try call(cls, a))
                 case 0x69:  // INST
                     let module = try line(), name = try line()
                     let args = try popMark()

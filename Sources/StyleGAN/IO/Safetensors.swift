@@ -18,10 +18,6 @@ public struct SafetensorsFile {
     /// Every tensor's shape, also when only the header was read.
     public var shapes: [String: [Int]] = [:]
 
-    public init() {}
-
-    public subscript(name: String) -> Tensor? { tensors[name] }
-
     /// The named tensor, or an error that says which file lacks it.
     public func tensor(_ name: String, shape: [Int]? = nil, path: String = "") throws -> Tensor {
         guard let t = tensors[name] else { throw StyleGANError.safetensors(path, "missing tensor '\(name)'") }
@@ -36,13 +32,7 @@ public struct SafetensorsFile {
 
     /// `headerOnly`: names, shapes and metadata, checked as for a full read, without the data.
     public static func read(_ path: String, headerOnly: Bool = false) throws -> SafetensorsFile {
-        let bytes: Data
-        do {
-            bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw StyleGANError.safetensors(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        return try parse(bytes, path: path, headerOnly: headerOnly)
+        try parse(try mappedFile(path) { .safetensors(path, $0) }, path: path, headerOnly: headerOnly)
     }
 
     public static func parse(_ bytes: Data, path: String = "<memory>", headerOnly: Bool = false) throws -> SafetensorsFile {
@@ -113,10 +103,8 @@ public struct SafetensorsFile {
             throw StyleGANError.safetensors(path, "tensors '\(a.name)' and '\(b.name)' overlap")
         }
         for r in ranges { file.shapes[r.name] = r.shape }
-        if headerOnly {
-            file.names = ranges.map(\.name)
-            return file
-        }
+        file.names = ranges.map(\.name)
+        if headerOnly { return file }
         bytes.withUnsafeBytes { raw in
             for r in ranges {
                 let t = Tensor(uninitialized: r.shape)
@@ -131,7 +119,6 @@ public struct SafetensorsFile {
                     }
                 }
                 file.tensors[r.name] = t
-                file.names.append(r.name)
             }
         }
         return file

@@ -35,19 +35,12 @@ public struct TorchFile {
     /// Reads a torch.save file. `records` lets a caller accept classes as plain records (e.g.
     /// `__torch__.` for TorchScript); plain torch.save files need none.
     public static func load(_ path: String, policy: Pickle.Policy = Pickle.Policy()) throws -> TorchFile {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)")
-        }
+        let bytes = try mappedFile(path) { .importing("\(path): \($0)") }
         var policy = policy
         policy.valueGlobals.formUnion(storageGlobals)
         if ZipArchive.looksLikeZip(bytes) { return try fromZip(bytes, path: path, policy: policy) }
         if isLegacy(bytes) { return try fromLegacy(bytes, path: path, policy: policy) }
         throw StyleGANError.importing("\(path): not a torch.save file (neither a zip archive nor the legacy format)")
-    }
-
-    init(path: String, pickle: Pickle, storageBytes: [String: Data]) {
-        (self.path, self.pickle, self.storageBytes) = (path, pickle, storageBytes)
     }
 
     static func fromZip(_ bytes: Data, path: String, policy: Pickle.Policy, pickleName: String = "data.pkl") throws -> TorchFile {
@@ -96,8 +89,7 @@ public struct TorchFile {
         for k in keys {
             guard case .string(let key) = k, let size = elementSize[key] else { throw StyleGANError.importing("\(path): legacy storage key \(main.kind(k)) unknown to the data") }
             guard offset + 8 <= bytes.count else { throw StyleGANError.importing("\(path): legacy storage '\(key)' past the end of the file (truncated?)") }
-            var count: UInt64 = 0
-            for i in 0..<8 { count |= UInt64(bytes[bytes.startIndex + offset + i]) << (8 * UInt64(i)) }
+            let count = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
             offset += 8
             guard count <= UInt64(bytes.count - offset) / UInt64(size) else {
                 throw StyleGANError.importing("\(path): legacy storage '\(key)' declares \(count) elements, more than the file holds")

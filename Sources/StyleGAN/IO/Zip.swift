@@ -6,7 +6,6 @@ import Foundation
 
 public struct ZipArchive {
     public struct Entry {
-        public let name: String
         /// The entry's data in the archive's bytes (compressed data when `compressed`).
         public let range: Range<Int>
         public let compressed: Bool
@@ -33,13 +32,10 @@ public struct ZipArchive {
             return v
         }
         // End of central directory: the last signature within its maximal comment length.
-        var eocd = -1
-        var i = n - 22
-        while i >= max(0, n - 22 - 65535) {
-            if try u(i, 4) == 0x0605_4B50 { eocd = i; break }
-            i -= 1
+        let candidates = stride(from: n - 22, through: max(0, n - 22 - 65535), by: -1)
+        guard let eocd = try candidates.first(where: { try u($0, 4) == 0x0605_4B50 }) else {
+            throw fail("no end-of-central-directory record (truncated file?)")
         }
-        guard eocd >= 0 else { throw fail("no end-of-central-directory record (truncated file?)") }
         var count = Int(try u(eocd + 10, 2))
         var cdSize = try u(eocd + 12, 4), cdOffset = try u(eocd + 16, 4)
         if count == 0xFFFF || cdSize == 0xFFFF_FFFF || cdOffset == 0xFFFF_FFFF {
@@ -82,7 +78,7 @@ public struct ZipArchive {
             guard local <= UInt64(n), try u(Int(local), 4) == 0x0403_4B50 else { throw fail("entry '\(name)' has no local header at \(local)") }
             let start = Int(local) + 30 + Int(try u(Int(local) + 26, 2)) + Int(try u(Int(local) + 28, 2))
             guard compressed <= UInt64(n), start <= n - Int(compressed) else { throw fail("entry '\(name)' (\(compressed) bytes) runs past the end of the file") }
-            let entry = Entry(name: name, range: (base + start)..<(base + start + Int(compressed)), compressed: method != 0)
+            let entry = Entry(range: (base + start)..<(base + start + Int(compressed)), compressed: method != 0)
             if entries[name] == nil { names.append(name) }
             entries[name] = entry
             p += 46 + nameLen + extraLen + commentLen

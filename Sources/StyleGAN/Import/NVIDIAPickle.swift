@@ -23,17 +23,8 @@ enum NVIDIAPickle {
     }
 
     static func read(_ path: String, resolution asked: Int?) throws -> ImportedNetworks {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw StyleGANError.importing("\(path): cannot read: \((error as NSError).localizedDescription)")
-        }
-        let pickle = try Pickle(bytes, policy: policy, what: path)
-        var nets: [Network]
-        if let items = pickle.tuple(pickle.root) {
-            nets = try items.map { try network($0, pickle, path: path, depth: 0) }
-        } else {
-            nets = [try network(pickle.root, pickle, path: path, depth: 0)]
-        }
+        let pickle = try Pickle(try mappedFile(path) { .importing("\(path): \($0)") }, policy: policy, what: path)
+        let nets = try (pickle.tuple(pickle.root) ?? [pickle.root]).map { try network($0, pickle, path: path, depth: 0) }
         let generators = nets.filter { $0.function == "G_style" }
         guard let gs = generators.last else {
             throw StyleGANError.importing("\(path): no G_style network (found \(nets.map(\.function))); only StyleGAN1 pickles are supported")
@@ -104,14 +95,16 @@ enum NVIDIAPickle {
         var out = ImportedNetworks(config: config, source: source)
 
         let hwio = [3, 2, 0, 1]  // [kh, kw, in, out] -> [out, in, kh, kw]
+        /// A TF layer's weight (HWIO or [in, out], to our layout) and bias as our `<ours>.weight` / `.bias`.
+        func weightAndBias(_ net: Network, _ scope: String, _ rank: Int, as ours: String) throws {
+            out.tensors[ours + ".weight"] = try v(net, scope + "/weight", rank).permuted(rank == 4 ? hwio : [1, 0])
+            out.tensors[ours + ".bias"] = try v(net, scope + "/bias", 1)
+        }
         func generator(_ top: Network, prefix: String) throws {
             guard let m = top.components["mapping"], let s = top.components["synthesis"] else {
                 throw StyleGANError.importing("\(source): '\(top.name)' has no mapping / synthesis")
             }
-            for i in 0..<denses {
-                out.tensors["\(prefix)mapping.fc\(i).weight"] = try v(m, "Dense\(i)/weight", 2).permuted([1, 0])
-                out.tensors["\(prefix)mapping.fc\(i).bias"] = try v(m, "Dense\(i)/bias", 1)
-            }
+            for i in 0..<denses { try weightAndBias(m, "Dense\(i)", 2, as: "\(prefix)mapping.fc\(i)") }
             out.tensors["\(prefix)synthesis.const"] = try v(s, "4x4/Const/const", 4)
             for layer in 0..<Config.layerCount(at: r) {
                 let res = 4 << (layer / 2)
@@ -120,14 +113,11 @@ enum NVIDIAPickle {
                 if layer > 0 { out.tensors[l + "conv.weight"] = try v(s, scope + "/weight", 4).permuted(hwio) }
                 out.tensors[l + "noise_strength"] = try v(s, scope + "/Noise/weight", 1)
                 out.tensors[l + "bias"] = try v(s, scope + "/bias", 1)
-                out.tensors[l + "style.weight"] = try v(s, scope + "/StyleMod/weight", 2).permuted([1, 0])
-                out.tensors[l + "style.bias"] = try v(s, scope + "/StyleMod/bias", 1)
+                try weightAndBias(s, scope + "/StyleMod", 2, as: l + "style")
                 out.tensors["\(prefix)synthesis.noise_const\(layer)"] = try v(s, "noise\(layer)", 4)
             }
             for res in config.resolutions {
-                let lod = "ToRGB_lod\(log2(full) - log2(res))"
-                out.tensors["\(prefix)synthesis.torgb\(res).weight"] = try v(s, lod + "/weight", 4).permuted(hwio)
-                out.tensors["\(prefix)synthesis.torgb\(res).bias"] = try v(s, lod + "/bias", 1)
+                try weightAndBias(s, "ToRGB_lod\(log2(full) - log2(res))", 4, as: "\(prefix)synthesis.torgb\(res)")
             }
             out.tensors["\(prefix)w_avg"] = try v(top, "dlatent_avg", 1)
         }
@@ -135,21 +125,14 @@ enum NVIDIAPickle {
         guard let g, let d else { return out }
         try generator(g, prefix: "G.")
         for res in config.resolutions {
-            let lod = "FromRGB_lod\(log2(full) - log2(res))"
-            out.tensors["D.fromrgb\(res).weight"] = try v(d, lod + "/weight", 4).permuted(hwio)
-            out.tensors["D.fromrgb\(res).bias"] = try v(d, lod + "/bias", 1)
+            try weightAndBias(d, "FromRGB_lod\(log2(full) - log2(res))", 4, as: "D.fromrgb\(res)")
             guard res > 4 else { continue }
             for (ours, theirs) in [("conv0", "Conv0"), ("conv1", "Conv1_down")] {
-                out.tensors["D.block\(res).\(ours).weight"] = try v(d, "\(res)x\(res)/\(theirs)/weight", 4).permuted(hwio)
-                out.tensors["D.block\(res).\(ours).bias"] = try v(d, "\(res)x\(res)/\(theirs)/bias", 1)
+                try weightAndBias(d, "\(res)x\(res)/\(theirs)", 4, as: "D.block\(res).\(ours)")
             }
         }
-        out.tensors["D.block4.conv.weight"] = try v(d, "4x4/Conv/weight", 4).permuted(hwio)
-        out.tensors["D.block4.conv.bias"] = try v(d, "4x4/Conv/bias", 1)
-        for i in 0..<2 {
-            out.tensors["D.block4.fc\(i).weight"] = try v(d, "4x4/Dense\(i)/weight", 2).permuted([1, 0])
-            out.tensors["D.block4.fc\(i).bias"] = try v(d, "4x4/Dense\(i)/bias", 1)
-        }
+        try weightAndBias(d, "4x4/Conv", 4, as: "D.block4.conv")
+        for i in 0..<2 { try weightAndBias(d, "4x4/Dense\(i)", 2, as: "D.block4.fc\(i)") }
         if let group = d.staticKwargs["mbstd_group_size"], case .int(let n) = group { out.config.mbstdGroupSize = max(1, n) }
         return out
     }

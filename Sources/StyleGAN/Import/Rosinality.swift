@@ -13,11 +13,9 @@ enum Rosinality {
 
     static func read(_ file: TorchFile, resolution asked: Int?) throws -> ImportedNetworks {
         let source = file.path
-        let pickle = file.pickle
         // A training checkpoint, or a bare generator state dict.
         var g: [String: Tensor], ema: [String: Tensor], d: [String: Tensor]?
-        if let top = pickle.stringDict(file.root), top["g_running"] != nil || top["generator"] != nil {
-            guard let running = top["g_running"] ?? top["generator"] else { throw StyleGANError.importing("\(source): no generator") }
+        if let top = file.pickle.stringDict(file.root), let running = top["g_running"] ?? top["generator"] {
             ema = try file.stateDict(running, what: "g_running")
             g = try top["generator"].map { try file.stateDict($0, what: "generator") } ?? ema
             d = try top["discriminator"].map { try file.stateDict($0, what: "discriminator") }

@@ -77,8 +77,7 @@ public enum InceptionDistance {
             if m < n && random {
                 // The first m of a Philox-keyed shuffle: a subset without replacement.
                 let keys = Tensor(randomUniform: [n], seed: seed, stream: stream, step: UInt32(step))
-                rows = rows.sorted { (keys.data[$0], $0) < (keys.data[$1], $1) }
-                rows = Array(rows.prefix(m))
+                rows.sort { (keys.data[$0], $0) < (keys.data[$1], $1) }
             }
             var out = [Double](repeating: 0, count: m * d)
             for (i, r) in rows.prefix(m).enumerated() { for j in 0..<d { out[i * d + j] = Double(t.data[r * d + j]) } }

@@ -88,24 +88,19 @@ public final class InceptionV3 {
         guard file.metadata["format"] == InceptionV3.format else {
             throw StyleGANError.metric("\(path): not an Inception file made by `stylegan import` (metadata format is \(file.metadata["format"] ?? "missing"))")
         }
-        var convs: [String: Conv] = [:]
-        for l in InceptionV3.layers {
-            let w = try file.tensor(l.name + ".weight", shape: [l.cout, l.cin, l.kh, l.kw], path: path)
-            let b = try file.tensor(l.name + ".bias", shape: [l.cout], path: path)
-            convs[l.name] = Conv(layer: l, weight: w, bias: b)
-        }
-        self.convs = convs
+        convs = Dictionary(uniqueKeysWithValues: try InceptionV3.layers.map { l in
+            (l.name, Conv(layer: l, weight: try file.tensor(l.name + ".weight", shape: [l.cout, l.cin, l.kh, l.kw], path: path),
+                          bias: try file.tensor(l.name + ".bias", shape: [l.cout], path: path)))
+        })
     }
 
     /// Random weights of the same shapes (benchmarks: the arithmetic is the trained network's).
     public init(randomSeed seed: UInt64) {
-        var convs: [String: Conv] = [:]
-        for (i, l) in InceptionV3.layers.enumerated() {
+        convs = Dictionary(uniqueKeysWithValues: InceptionV3.layers.enumerated().map { i, l in
             let w = Tensor(randomNormal: [l.cout, l.cin, l.kh, l.kw], seed: seed, stream: UInt32(i))
-            convs[l.name] = Conv(layer: l, weight: GradMode.withoutGrad { w * (2 / Float(l.cin * l.kh * l.kw)).squareRoot() },
-                                 bias: Tensor(zeros: [l.cout]))
-        }
-        self.convs = convs
+            return (l.name, Conv(layer: l, weight: GradMode.withoutGrad { w * (2 / Float(l.cin * l.kh * l.kw)).squareRoot() },
+                                 bias: Tensor(zeros: [l.cout])))
+        })
     }
 
     /// Every weight, for `FrozenWeights.during(keepingTransformsOf:)` over many batches.
@@ -136,37 +131,30 @@ public final class InceptionV3 {
 
     // MARK: - Forward
 
-    func convolve(_ name: String, _ x: Tensor, cache: FrozenWeights?) -> Tensor {
-        let c = convs[name]!, l = c.layer
-        var input = x
-        var pad = l.ph
-        if l.ph != l.pw {
-            // The 1x7 / 7x1 layers pad one axis only.
-            input = l.ph > 0 ? x.padded(axis: 2, before: l.ph, after: l.ph) : x.padded(axis: 3, before: l.pw, after: l.pw)
-            pad = 0
-        }
-        return conv2d(input, c.weight, stride: l.stride, padding: pad, cache: cache).biasLeakyReLU(c.bias, slope: 0)
-    }
-
     /// The network's feature maps up to and including `mixed_10` (Mixed_7c), (N, 2048, 8, 8) at 299 px,
     /// with what the debugging fixtures compare recorded in `taps`.
     /// With `stopAfter` a tap's name, returns that tap's map without running the rest.
     func layers(_ input: Tensor, taps: ((String, Tensor) -> Void)? = nil, stopAfter: String? = nil, cache: FrozenWeights? = nil) -> Tensor {
-        func conv(_ name: String, _ x: Tensor) -> Tensor { convolve(name, x, cache: cache) }
+        func conv(_ name: String, _ x: Tensor) -> Tensor {
+            let c = convs[name]!, l = c.layer
+            // The 1x7 / 7x1 layers pad one axis only, before the conv (padding an axis by 0 is a no-op).
+            let oneAxis = l.ph != l.pw
+            let input = oneAxis ? x.padded(axis: 2, before: l.ph, after: l.ph).padded(axis: 3, before: l.pw, after: l.pw) : x
+            return conv2d(input, c.weight, stride: l.stride, padding: oneAxis ? 0 : l.ph, cache: cache).biasLeakyReLU(c.bias, slope: 0)
+        }
         func chain(_ names: [String], _ x: Tensor) -> Tensor { names.reduce(x) { conv($1, $0) } }
+        /// Records the tap; true where the caller stops.
+        func tap(_ name: String, _ x: Tensor) -> Bool { taps?(name, x); return stopAfter == name }
         var x = conv("conv", input)
-        taps?("conv", x)
-        if stopAfter == "conv" { return x }
+        if tap("conv", x) { return x }
         x = chain(["conv_1", "conv_2"], x).maxPooled(3, stride: 2)
         x = chain(["conv_3", "conv_4"], x).maxPooled(3, stride: 2)
-        taps?("pool1", x)
-        if stopAfter == "pool1" { return x }
+        if tap("pool1", x) { return x }
         for m in ["mixed", "mixed_1", "mixed_2"] {
             x = concat([conv("\(m).conv", x), chain(["\(m).tower.conv", "\(m).tower.conv_1"], x),
                         chain(["\(m).tower_1.conv", "\(m).tower_1.conv_1", "\(m).tower_1.conv_2"], x),
                         conv("\(m).tower_2.conv", x.avgPooled(3, stride: 1, padding: 1))], axis: 1)
-            if m == "mixed" { taps?("mixed_5b", x) }
-            if m == "mixed" && stopAfter == "mixed_5b" { return x }
+            if m == "mixed", tap("mixed_5b", x) { return x }
         }
         x = concat([conv("mixed_3.conv", x), chain(["mixed_3.tower.conv", "mixed_3.tower.conv_1", "mixed_3.tower.conv_2"], x),
                     x.maxPooled(3, stride: 2)], axis: 1)
@@ -175,8 +163,7 @@ public final class InceptionV3 {
                         chain((0...4).map { "\(m).tower_1.conv" + ($0 == 0 ? "" : "_\($0)") }, x),
                         conv("\(m).tower_2.conv", x.avgPooled(3, stride: 1, padding: 1))], axis: 1)
         }
-        taps?("mixed_6e", x)
-        if stopAfter == "mixed_6e" { return x }
+        if tap("mixed_6e", x) { return x }
         x = concat([chain(["mixed_8.tower.conv", "mixed_8.tower.conv_1"], x),
                     chain(["mixed_8.tower_1.conv", "mixed_8.tower_1.conv_1", "mixed_8.tower_1.conv_2", "mixed_8.tower_1.conv_3"], x),
                     x.maxPooled(3, stride: 2)], axis: 1)

@@ -25,14 +25,7 @@ extension InceptionV3 {
         if let data = try? DatasetCache.open(path) {
             let n = min(limit ?? data.count, data.count)
             let r = data.resolution
-            let loader: (Range<Int>) throws -> Tensor = { range in
-                let t = Tensor(uninitialized: [range.count, 3, r, r])
-                for (i, index) in range.enumerated() {
-                    let px = data.pixels(resolution: r, index: index)
-                    for j in 0..<(3 * r * r) { t.data[i * 3 * r * r + j] = Float(px[j]) }
-                }
-                return t
-            }
+            let loader: (Range<Int>) throws -> Tensor = { range in InceptionV3.batch(range.map { data.uint8Image(resolution: r, index: $0) }) }
             return (n, loader, "dataset|\(data.count)|\(r)|\(data.manifest.source)|\(n)")
         }
         var isDir: ObjCBool = false

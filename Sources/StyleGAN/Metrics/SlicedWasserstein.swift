@@ -99,9 +99,7 @@ public enum SlicedWasserstein {
         precondition(images.rank == 4, "laplacianPyramid: images must be (N, C, H, W), got \(images.shape)")
         var pyramid = [images.copy()]
         for _ in 1..<max(levels, 1) {
-            let down = pyrDown(pyramid[pyramid.count - 1])
-            let up = pyrUp(down)
-            let last = pyramid[pyramid.count - 1]
+            let last = pyramid[pyramid.count - 1], down = pyrDown(last), up = pyrUp(down)
             for i in 0..<last.count { last.data[i] -= up.data[i] }
             pyramid.append(down)
         }
@@ -273,12 +271,9 @@ public final class SWDDescriptors {
 public func slicedWassersteinDistance(descriptorsA: [Tensor], descriptorsB: [Tensor], resolutions: [Int],
                                       seed: UInt64 = 0, directions: [[Tensor]]? = nil) -> SWDResult {
     precondition(descriptorsA.count == descriptorsB.count && descriptorsA.count == resolutions.count, "MS-SWD: level counts differ")
-    var dists: [Double] = []
-    for l in 0..<resolutions.count {
-        let dirs = directions?[l] ?? (0..<SlicedWasserstein.directionRepeats).map {
-            SlicedWasserstein.randomDirections(seed: seed, level: l, repeat: $0)
-        }
-        dists.append(SlicedWasserstein.distance(descriptorsA[l], descriptorsB[l], directions: dirs) * 1e3)
+    let dists = resolutions.indices.map { l in
+        let dirs = directions?[l] ?? (0..<SlicedWasserstein.directionRepeats).map { SlicedWasserstein.randomDirections(seed: seed, level: l, repeat: $0) }
+        return SlicedWasserstein.distance(descriptorsA[l], descriptorsB[l], directions: dirs) * 1e3
     }
     return SWDResult(resolutions: resolutions, distances: dists)
 }

@@ -4,30 +4,22 @@
 
 /// One block at resolution r >= 8: conv at r's width -> blur -> conv with 2x down to r/2's width.
 public final class DiscriminatorBlock: Module {
-    public let resolution: Int
-    public let conv0: EqualizedConv2d, bias0: Tensor
-    public let conv1: EqualizedConv2d, bias1: Tensor
+    public let conv0: ConvLayer, conv1: ConvLayer
     let fused: Bool
 
     init(resolution r: Int, config c: Config, init rng: inout ParameterInit) {
-        resolution = r
         let (cin, cout) = (c.channels(at: r), c.channels(at: r / 2))
         let mid = c.dChannelsChangeFirst == true ? cout : cin
-        conv0 = EqualizedConv2d(cin, mid, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
-        bias0 = rng.constant([mid], 0)
-        conv1 = EqualizedConv2d(mid, cout, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
-        bias1 = rng.constant([cout], 0)
+        conv0 = ConvLayer(cin, mid, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
+        conv1 = ConvLayer(mid, cout, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
         fused = r >= c.fusedScaleFrom
     }
 
     func callAsFunction(_ x: Tensor, cache: FrozenWeights?) -> Tensor {
-        let h = conv0(x, cache: cache).biasLeakyReLU(bias0).blurred()
-        return conv1(h, sampling: .down(fused: fused), cache: cache).biasLeakyReLU(bias1)
+        conv1(conv0(x, cache: cache).blurred(), sampling: .down(fused: fused), cache: cache)
     }
 
-    public var members: [(String, ModuleMember)] {
-        [("conv0", .module(conv0)), ("conv0.bias", .parameter(bias0)), ("conv1", .module(conv1)), ("conv1.bias", .parameter(bias1))]
-    }
+    public var members: [(String, ModuleMember)] { [("conv0", .module(conv0)), ("conv1", .module(conv1))] }
 }
 
 /// Minibatch stddev -> 3x3 conv -> dense -> dense to one score, on 4x4 features. A conditional D
@@ -35,19 +27,16 @@ public final class DiscriminatorBlock: Module {
 /// Koyama 2018), <h, e> / sqrt(dim) with e normalised as StyleGAN2-ADA normalises its class map;
 /// or, for ACGAN, classifies h into the classes with one more dense layer.
 public final class DiscriminatorEpilogue: Module {
-    public let conv: EqualizedConv2d, convBias: Tensor
+    public let conv: ConvLayer
     public let fc0: EqualizedLinear, fc1: EqualizedLinear
     public let projection: EqualizedLinear?, classifier: EqualizedLinear?
-    public let groupSize: Int
-    let wholeBatch: Bool
+    /// The minibatch-stddev group for a batch of n (nil: the layer is off).
+    let mbstdGroup: ((Int) -> Int)?
 
     init(config c: Config, init rng: inout ParameterInit) {
         let (c1, c0) = (c.nf(1), c.nf(0))
-        groupSize = c.mbstdGroupSize
-        wholeBatch = c.mbstdWholeBatch == true
-        let extra = groupSize > 1 || wholeBatch ? 1 : 0
-        conv = EqualizedConv2d(c1 + extra, c1, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
-        convBias = rng.constant([c1], 0)
+        mbstdGroup = c.mbstdGroupSize > 1 || c.mbstdWholeBatch == true ? c.mbstdGroup(batch:) : nil
+        conv = ConvLayer(c1 + (mbstdGroup == nil ? 0 : 1), c1, kernel: 3, equalized: c.dEqualizedLR, spectralNorm: c.dSpectralNorm, init: &rng)
         fc0 = EqualizedLinear(c1 * 16, c0, init: &rng)
         // The dense layers keep equalised lr in every configuration, as NVlabs' D_basic does.
         fc1 = EqualizedLinear(c0, 1, gain: 1, init: &rng)
@@ -58,8 +47,7 @@ public final class DiscriminatorEpilogue: Module {
 
     /// Scores (N, 1) and, with an ACGAN head, class logits (N, classes).
     func callAsFunction(_ input: Tensor, labels: Tensor?, cache: FrozenWeights?) -> (score: Tensor, classLogits: Tensor?) {
-        var x = wholeBatch ? minibatchStdDev(input, groupSize: input.shape[0]) : groupSize > 1 ? minibatchStdDev(input, groupSize: groupSize) : input
-        x = conv(x, cache: cache).biasLeakyReLU(convBias)
+        let x = conv(mbstdGroup.map { minibatchStdDev(input, groupSize: $0(input.shape[0])) } ?? input, cache: cache)
         let h = fc0(x.reshaped([x.shape[0], -1]), slope: 0.2, cache: cache)
         var score = fc1(h, cache: cache)
         if let projection {
@@ -73,29 +61,28 @@ public final class DiscriminatorEpilogue: Module {
 
     /// Named as block 4, as NVlabs' D_basic names it.
     public var members: [(String, ModuleMember)] {
-        [("block4.conv", .module(conv)), ("block4.conv.bias", .parameter(convBias)), ("block4.fc0", .module(fc0)), ("block4.fc1", .module(fc1))]
+        [("block4.conv", .module(conv)), ("block4.fc0", .module(fc0)), ("block4.fc1", .module(fc1))]
             + (projection.map { [("block4.projection", .module($0))] } ?? []) + (classifier.map { [("block4.classifier", .module($0))] } ?? [])
     }
 }
 
 public final class Discriminator: Module {
     public let config: Config
-    public let fromRGB: [Int: FromRGB]
+    public let fromRGB: [Int: ConvLayer]
     public let blocks: [Int: DiscriminatorBlock]
     public let epilogue: DiscriminatorEpilogue
 
-    /// A stream range apart from G's, so G and D built from one seed are independent.
-    public convenience init(config: Config, seed: UInt64) { self.init(config: config, parameters: ParameterInit(seed: seed ^ 0xD15C_0000_0000)) }
+    static func unfilled(_ config: Config) -> Discriminator { Discriminator(config: config, seed: nil) }
 
-    static func unfilled(_ config: Config) -> Discriminator { Discriminator(config: config, parameters: .unfilled) }
-
-    init(config: Config, parameters: ParameterInit) {
+    /// Parameters from a stream range apart from G's, so G and D built from one seed are
+    /// independent; with no seed, allocated but not initialised (a loader fills them).
+    public init(config: Config, seed: UInt64?) {
         self.config = config
-        var rng = parameters
-        var stems: [Int: FromRGB] = [:], blocks: [Int: DiscriminatorBlock] = [:]
+        var rng = ParameterInit(seed: seed.map { $0 ^ 0xD15C_0000_0000 })
+        var stems: [Int: ConvLayer] = [:], blocks: [Int: DiscriminatorBlock] = [:]
         for r in config.resolutions {
-            stems[r] = FromRGB(channels: config.channels(at: r), equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm,
-                               linear: config.dLinearFromRGB == true, init: &rng)
+            stems[r] = ConvLayer(3, config.channels(at: r), kernel: 1, equalized: config.dEqualizedLR, spectralNorm: config.dSpectralNorm,
+                                 slope: config.dLinearFromRGB == true ? 1 : 0.2, init: &rng)
             if r >= 8 { blocks[r] = DiscriminatorBlock(resolution: r, config: config, init: &rng) }
         }
         fromRGB = stems
@@ -116,9 +103,6 @@ public final class Discriminator: Module {
         let r = images.shape[2]
         precondition(config.resolutions.contains(r), "Discriminator: resolution \(r) not in \(config.resolutions)")
         precondition(alpha >= 0 && alpha <= 1, "Discriminator: alpha \(alpha) outside [0, 1]")
-        let n = images.shape[0], g = config.mbstdGroup(batch: n)
-        precondition(config.mbstdGroupSize <= 1 || n % g == 0,
-                     "Discriminator: batch \(n) is not divisible by the minibatch-stddev group size \(g)")
         var x = fromRGB[r]!(images, cache: cache)
         var res = r
         while res > 4 {

@@ -10,8 +10,8 @@ public final class GAN {
     public let ema: Generator
     public let discriminator: Discriminator
 
-    /// Untrained networks: G and D from `seed`, the EMA generator a copy of G.
-    public init(config: Config, seed: UInt64) {
+    /// Untrained networks: G and D from `seed`, the EMA generator a copy of G (nil: unfilled).
+    public init(config: Config, seed: UInt64?) {
         self.config = config
         generator = Generator(config: config, seed: seed)
         ema = Generator(config: config, seed: seed)
@@ -19,14 +19,7 @@ public final class GAN {
     }
 
     /// Tensors allocated, not initialised: a loader fills every one from a file.
-    static func unfilled(_ config: Config) -> GAN { GAN(config: config, unfilled: ()) }
-
-    private init(config: Config, unfilled: ()) {
-        self.config = config
-        generator = Generator.unfilled(config)
-        ema = Generator.unfilled(config)
-        discriminator = Discriminator.unfilled(config)
-    }
+    static func unfilled(_ config: Config) -> GAN { GAN(config: config, seed: nil) }
 
     /// Every tensor of the three networks with its file name (G.*, G_ema.*, D.*).
     public var namedTensors: NamedParameters {

@@ -61,23 +61,27 @@ public enum NoiseInput {
 
 /// One synthesis layer: [conv] -> noise -> bias -> leaky ReLU -> instance norm -> AdaIN style.
 public final class SynthesisLayer: Module {
-    public let index: Int, resolution: Int, channels: Int
+    public let index: Int, resolution: Int
     /// nil for layer 0, whose input is the learned constant.
     public let conv: EqualizedConv2d?
-    public let noise: NoiseInjection
+    /// StyleGAN's per-pixel noise strength per channel (init 0), applied fused with the bias and
+    /// activation (`noiseBiasLeakyReLU`).
+    public let noiseStrength: Tensor
     public let bias: Tensor
     public let style: AdaIN
     let sampling: ConvSampling
     let biasBeforeBlur: Bool
 
-    init(index: Int, inChannels: Int, channels: Int, config: Config, init rng: inout ParameterInit) {
+    init(index: Int, config: Config, init rng: inout ParameterInit) {
         self.index = index
         resolution = 4 << (index / 2)
-        self.channels = channels
+        let channels = config.channels(at: resolution)
         let upsamples = index >= 2 && index % 2 == 0
-        conv = index == 0 ? nil : EqualizedConv2d(inChannels, channels, kernel: 3, spectralNorm: config.gSpectralNorm, init: &rng)
+        // An upsampling layer's input is the previous resolution's.
+        conv = index == 0 ? nil : EqualizedConv2d(config.channels(at: upsamples ? resolution / 2 : resolution), channels, kernel: 3,
+                                                  spectralNorm: config.gSpectralNorm, init: &rng)
         sampling = upsamples ? .up(fused: resolution >= config.fusedScaleFrom) : .same
-        noise = NoiseInjection(channels: channels, init: &rng)
+        noiseStrength = rng.constant([channels], 0)
         bias = rng.constant([channels], 0)
         style = AdaIN(wDim: config.wDim, channels: channels, eps: config.instanceNormEps, init: &rng)
         biasBeforeBlur = upsamples && config.biasBeforeBlur == true
@@ -99,12 +103,12 @@ public final class SynthesisLayer: Module {
                 x = x.blurred()
             }
         }
-        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noise.strength, bias: b) } ?? x.biasLeakyReLU(b)
+        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noiseStrength, bias: b) } ?? x.biasLeakyReLU(b)
         return style(x, w: w, cache: cache)
     }
 
     public var members: [(String, ModuleMember)] {
-        (conv.map { [("conv", .module($0))] } ?? []) + [("", .module(noise)), ("bias", .parameter(bias)), ("style", .module(style))]
+        (conv.map { [("conv", .module($0))] } ?? []) + [("noise_strength", .parameter(noiseStrength)), ("bias", .parameter(bias)), ("style", .module(style))]
     }
 }
 
@@ -113,29 +117,19 @@ public final class SynthesisNetwork: Module {
     public let config: Config
     public let const: Tensor  // (1, C4, 4, 4), initialised to 1
     public let layers: [SynthesisLayer]
-    public let toRGB: [Int: ToRGB]  // by resolution
+    public let toRGB: [Int: ConvLayer]  // by resolution
     /// The fixed noise maps of `.const` (1, 1, r, r) per layer: buffers, not trained.
     public let constNoise: [Tensor]
 
     init(config: Config, init rng: inout ParameterInit) {
         self.config = config
         const = rng.constant([1, config.channels(at: 4), 4, 4], 1)
-        var layers: [SynthesisLayer] = []
-        var inChannels = config.channels(at: 4)
-        for i in 0..<config.layerCount {
-            let c = config.channels(at: 4 << (i / 2))
-            layers.append(SynthesisLayer(index: i, inChannels: inChannels, channels: c, config: config, init: &rng))
-            inChannels = c
-        }
+        let layers = (0..<config.layerCount).map { SynthesisLayer(index: $0, config: config, init: &rng) }
         self.layers = layers
-        var rgb: [Int: ToRGB] = [:]
-        for r in config.resolutions { rgb[r] = ToRGB(channels: config.channels(at: r), spectralNorm: config.gSpectralNorm, init: &rng) }
-        toRGB = rgb
-        constNoise = layers.map { l in
-            let t = rng.normal([1, 1, l.resolution, l.resolution], std: 1)
-            t.requiresGrad = false
-            return t
-        }
+        toRGB = Dictionary(uniqueKeysWithValues: config.resolutions.map {
+            ($0, ConvLayer(config.channels(at: $0), 3, kernel: 1, gain: 1, spectralNorm: config.gSpectralNorm, slope: 1, init: &rng))
+        })
+        constNoise = layers.map { rng.normal([1, 1, $0.resolution, $0.resolution], buffer: true) }
     }
 
     /// Images (N, 3, R, R) from one w per layer, ws (N, layers, wDim) with at least the layers that
@@ -206,14 +200,13 @@ public final class Generator: Module {
     /// Moving average of the mapping's output, updated during training (NVlabs' dlatent_avg).
     public let wAvg: Tensor
 
-    public convenience init(config: Config, seed: UInt64) { self.init(config: config, parameters: ParameterInit(seed: seed)) }
-
     /// Tensors allocated, not initialised: every one is filled from a file next.
-    static func unfilled(_ config: Config) -> Generator { Generator(config: config, parameters: .unfilled) }
+    static func unfilled(_ config: Config) -> Generator { Generator(config: config, seed: nil) }
 
-    init(config: Config, parameters: ParameterInit) {
+    /// Parameters drawn from `seed` (nil: unfilled).
+    public init(config: Config, seed: UInt64?) {
         self.config = config
-        var rng = parameters
+        var rng = ParameterInit(seed: seed)
         mapping = MappingNetwork(config: config, init: &rng)
         synthesis = SynthesisNetwork(config: config, init: &rng)
         wAvg = Tensor(zeros: [config.wDim])
@@ -227,14 +220,7 @@ public final class Generator: Module {
 
     /// The latents of several seeds as one batch (len(seeds), zDim), row i = latent(seeds[i]).
     public static func latents(seeds: [Int], zDim: Int) -> Tensor {
-        let z = Tensor(uninitialized: [seeds.count, zDim])
-        for (i, s) in seeds.enumerated() {
-            // Kept alive across the copy: a temporary's storage may be freed right after `.data`
-            // is read (optimised builds did, and every row became the same freed buffer).
-            let row = latent(seed: s, zDim: zDim)
-            withExtendedLifetime(row) { (z.data + i * zDim).update(from: row.data, count: zDim) }
-        }
-        return z
+        concat(seeds.map { latent(seed: $0, zDim: zDim) }, axis: 0)
     }
 
     /// One w per layer: (N, wDim) broadcast to (N, layers, wDim).
@@ -250,15 +236,11 @@ public final class Generator: Module {
                   noise: noise, cache: cache)
     }
 
-    /// One-hot labels for a batch of classes (nil for an unconditional network, which takes none).
-    public func labels(_ classes: [Int]) -> Tensor? {
-        config.isConditional ? Tensor(oneHot: classes, classes: config.classCount) : nil
-    }
-
-    /// Where many seeds are drawn with no class asked for (snapshots, metrics, statistics of w),
-    /// a conditional network makes seed s of class s mod classes: every class in turn.
+    /// One-hot labels for a batch of seeds (nil for an unconditional network, which takes none):
+    /// class `fixed`, or where none is asked for (snapshots, metrics, statistics of w) seed s of
+    /// class s mod classes, every class in turn.
     public func labels(seeds: [Int], class fixed: Int? = nil) -> Tensor? {
-        labels(seeds.map { fixed ?? $0 % max(config.classCount, 1) })
+        config.isConditional ? Tensor(oneHot: seeds.map { fixed ?? $0 % config.classCount }, classes: config.classCount) : nil
     }
 
     public var members: [(String, ModuleMember)] { [("w_avg", .buffer(wAvg)), ("mapping", .module(mapping)), ("synthesis", .module(synthesis))] }

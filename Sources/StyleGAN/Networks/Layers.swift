@@ -10,32 +10,31 @@ public struct ParameterInit {
     let seed: UInt64?
     var stream: UInt32 = 0
 
-    public init(seed: UInt64) { self.seed = seed }
-    private init() { seed = nil }
-    static var unfilled: ParameterInit { ParameterInit() }
+    /// nil: tensors allocated, not initialised.
+    public init(seed: UInt64?) { self.seed = seed }
 
-    mutating func normal(_ shape: [Int], std: Float) -> Tensor {
-        defer { stream += 1 }
-        guard let seed else { return unfilledTensor(shape) }
-        let t = Tensor(randomNormal: shape, seed: seed, stream: stream, step: 0xC0FFEE)
-        if std != 1 { GradMode.withoutGrad { t.assign(t * std) } }
-        t.requiresGrad = true
-        return t
+    var isUnfilled: Bool { seed == nil }
+
+    /// N(0, std^2), trained unless `buffer` (state saved with the weights).
+    mutating func normal(_ shape: [Int], std: Float = 1, buffer: Bool = false) -> Tensor {
+        next(shape, trained: !buffer) { seed, stream in
+            let t = Tensor(randomNormal: shape, seed: seed, stream: stream, step: 0xC0FFEE)
+            if std != 1 { GradMode.withoutGrad { t.assign(t * std) } }
+            return t
+        }
     }
 
     mutating func constant(_ shape: [Int], _ value: Float) -> Tensor {
-        stream += 1
-        guard seed != nil else { return unfilledTensor(shape) }
-        return Tensor(repeating: value, shape: shape, requiresGrad: true)
+        next(shape, trained: true) { _, _ in Tensor(repeating: value, shape: shape) }
     }
 
-    private func unfilledTensor(_ shape: [Int]) -> Tensor {
-        let t = Tensor(uninitialized: shape)
-        t.requiresGrad = true
+    /// The tensor of the next stream: `fill(seed, stream)`, or allocated only when unfilled.
+    private mutating func next(_ shape: [Int], trained: Bool, _ fill: (UInt64, UInt32) -> Tensor) -> Tensor {
+        defer { stream += 1 }
+        let t = seed.map { fill($0, stream) } ?? Tensor(uninitialized: shape)
+        t.requiresGrad = trained
         return t
     }
-
-    var isUnfilled: Bool { seed == nil }
 }
 
 /// Dense layer with equalised learning rate: w ~ N(0, 1/lrmul^2) stored, scaled at run time by
@@ -71,34 +70,32 @@ public final class SpectralNorm {
     public let u: Tensor  // (out), unit norm
 
     init(outFeatures: Int, init rng: inout ParameterInit) {
-        let u0 = rng.normal([outFeatures], std: 1)
-        u0.requiresGrad = false
-        u = u0
-        if !rng.isUnfilled { GradMode.withoutGrad { u.assign(u / (u.square().sum() + 1e-12).sqrt()) } }
+        u = rng.normal([outFeatures], buffer: true)
+        if !rng.isUnfilled { GradMode.withoutGrad { u.assign(normalised(u)) } }
     }
 
-    /// One power iteration on w (no gradient): u <- normalise(W normalise(W^T u)). Run once per
-    /// training step, before the forward passes of that step.
+    /// One power iteration on w (no gradient): u <- normalise(W v). Run once per training step,
+    /// before the forward passes of that step.
     public func powerStep(_ w: Tensor) {
-        GradMode.withoutGrad {
-            let w2 = w.detached().reshaped([w.shape[0], -1])
-            let v = matmul(w2, u.reshaped([-1, 1]), transposeA: true)
-            let nu = matmul(w2, v / (v.square().sum() + 1e-12).sqrt())
-            u.assign((nu / (nu.square().sum() + 1e-12).sqrt()).reshaped([-1]))
-        }
+        let w2 = w.detached().reshaped([w.shape[0], -1])
+        GradMode.withoutGrad { u.assign(normalised(matmul(w2, v(w2))).reshaped([-1])) }
     }
 
-    /// w / sigma(w), sigma = u^T W v with v = normalise(W^T u): differentiable in W, u held fixed.
+    /// w / sigma(w), sigma = u^T W v: differentiable in W, u and v held fixed.
     func callAsFunction(_ w: Tensor) -> Tensor {
         let w2 = w.reshaped([w.shape[0], -1])
-        let v: Tensor = GradMode.withoutGrad {
-            let v = matmul(w2.detached(), u.reshaped([-1, 1]), transposeA: true)  // (in, 1)
-            return v / (v.square().sum() + 1e-12).sqrt()
-        }
-        let sigma = matmul(u.reshaped([1, -1]), matmul(w2, v))  // (1, 1)
+        let sigma = matmul(u.reshaped([1, -1]), matmul(w2, v(w2)))  // (1, 1)
         return w / sigma.reshaped(Array(repeating: 1, count: w.rank))
     }
+
+    /// v = normalise(W^T u) (in, 1), with no gradient.
+    private func v(_ w2: Tensor) -> Tensor {
+        GradMode.withoutGrad { normalised(matmul(w2.detached(), u.reshaped([-1, 1]), transposeA: true)) }
+    }
 }
+
+/// x / sqrt(sum(x^2) + 1e-12).
+private func normalised(_ x: Tensor) -> Tensor { x / (x.square().sum() + 1e-12).sqrt() }
 
 /// How a convolution changes resolution.
 public enum ConvSampling {
@@ -221,16 +218,6 @@ func shiftedSum(_ w: Tensor) -> Tensor {
     return shift(0, 0) + shift(1, 0) + shift(0, 1) + shift(1, 1)
 }
 
-/// StyleGAN's per-pixel noise: x + noise * strength[c], strength learned per channel, init 0. A
-/// synthesis layer applies it fused with its bias and activation (`noiseBiasLeakyReLU`).
-public final class NoiseInjection: Module {
-    public let strength: Tensor  // (C)
-
-    init(channels: Int, init rng: inout ParameterInit) { strength = rng.constant([channels], 0) }
-
-    public var members: [(String, ModuleMember)] { [("noise_strength", .parameter(strength))] }
-}
-
 /// AdaIN with StyleGAN1's style: (y_s, y_b) = an equalised affine of w (gain 1), and
 /// instanceNorm(x) * (1 + y_s) + y_b.
 public final class AdaIN: Module {
@@ -251,35 +238,24 @@ public final class AdaIN: Module {
     public var members: [(String, ModuleMember)] { [("", .module(affine))] }
 }
 
-/// 1x1 conv to RGB (gain 1) plus bias, no activation.
-public final class ToRGB: Module {
-    public let conv: EqualizedConv2d
-    public let bias: Tensor
-
-    init(channels: Int, spectralNorm: Bool = false, init rng: inout ParameterInit) {
-        conv = EqualizedConv2d(channels, 3, kernel: 1, gain: 1, spectralNorm: spectralNorm, init: &rng)
-        bias = rng.constant([3], 0)
-    }
-
-    public func callAsFunction(_ x: Tensor, cache: FrozenWeights? = nil) -> Tensor { conv(x, cache: cache).biasLeakyReLU(bias, slope: 1) }
-
-    public var members: [(String, ModuleMember)] { [("", .module(conv)), ("bias", .parameter(bias))] }
-}
-
-/// 1x1 conv from RGB plus bias and leaky ReLU (the discriminator's stem at each resolution; linear
-/// in rosinality's model default).
-public final class FromRGB: Module {
+/// Conv (equalised lr, optional spectral norm), bias and leaky ReLU with `slope` (1: linear): the
+/// generator's toRGB (1x1, gain 1, linear), the discriminator's fromRGB stems (1x1; linear in
+/// rosinality's model default) and its 3x3 convs.
+public final class ConvLayer: Module {
     public let conv: EqualizedConv2d
     public let bias: Tensor
     let slope: Float
 
-    init(channels: Int, equalized: Bool, spectralNorm: Bool, linear: Bool = false, init rng: inout ParameterInit) {
-        conv = EqualizedConv2d(3, channels, kernel: 1, equalized: equalized, spectralNorm: spectralNorm, init: &rng)
-        bias = rng.constant([channels], 0)
-        slope = linear ? 1 : 0.2
+    init(_ inChannels: Int, _ outChannels: Int, kernel: Int, gain: Float = Float(2).squareRoot(), equalized: Bool = true,
+         spectralNorm: Bool, slope: Float = 0.2, init rng: inout ParameterInit) {
+        conv = EqualizedConv2d(inChannels, outChannels, kernel: kernel, gain: gain, equalized: equalized, spectralNorm: spectralNorm, init: &rng)
+        bias = rng.constant([outChannels], 0)
+        self.slope = slope
     }
 
-    public func callAsFunction(_ x: Tensor, cache: FrozenWeights? = nil) -> Tensor { conv(x, cache: cache).biasLeakyReLU(bias, slope: slope) }
+    public func callAsFunction(_ x: Tensor, sampling: ConvSampling = .same, cache: FrozenWeights? = nil) -> Tensor {
+        conv(x, sampling: sampling, cache: cache).biasLeakyReLU(bias, slope: slope)
+    }
 
     public var members: [(String, ModuleMember)] { [("", .module(conv)), ("bias", .parameter(bias))] }
 }

@@ -10,9 +10,7 @@ extension Tensor {
         let (n, c) = (shape[0], shape[1])
         let s = shape[2...].reduce(1, *)
         if let bias { precondition(bias.shape == [c], "biasLeakyReLU: bias \(bias.shape) for \(c) channels") }
-        Kernels.ensure()
-        let y = Tensor(uninitialized: shape)
-        bias_leaky_relu_forward(y.data, data, bias?.data, Int32(n), Int32(c), s, slope)
+        let y = Tensor.run(shape) { bias_leaky_relu_forward($0, data, bias?.data, Int32(n), Int32(c), s, slope) }
         let inputs = bias.map { [self, $0] } ?? [self]
         // The mask is a constant of the derivative, so the rule keeps the output's buffer only
         // (a view without history: holding `y` itself would be a cycle through its node).
@@ -37,10 +35,10 @@ extension Tensor {
         precondition(noise.rank == 4 && noise.shape[1] == 1 && Array(noise.shape[2...]) == Array(shape[2...])
                      && (noise.shape[0] == n || noise.shape[0] == 1), "noiseBiasLeakyReLU: noise \(noise.shape) for \(shape)")
         precondition(strength.shape == [c] && bias.shape == [c], "noiseBiasLeakyReLU: strength \(strength.shape), bias \(bias.shape) for \(c) channels")
-        Kernels.ensure()
-        let y = Tensor(uninitialized: shape)
-        noise_bias_leaky_relu_forward(y.data, data, noise.data, noise.shape[0] == n && n > 1 ? 1 : 0, strength.data, bias.data,
-                                      Int32(n), Int32(c), shape[2] * shape[3], slope)
+        let y = Tensor.run(shape) {
+            noise_bias_leaky_relu_forward($0, data, noise.data, noise.shape[0] == n && n > 1 ? 1 : 0, strength.data, bias.data,
+                                          Int32(n), Int32(c), shape[2] * shape[3], slope)
+        }
         let mask = y.detached()
         return record(y, "noiseBiasLeakyReLU", [self, noise, strength, bias]) { g, needs in
             let gx = leakyReLUGrad(g, mask: mask, slope: slope)
@@ -56,9 +54,7 @@ extension Tensor {
 /// g * (y > 0 ? 1 : slope): linear in g; the mask (from the forward's output) is a constant.
 func leakyReLUGrad(_ g: Tensor, mask y: Tensor, slope: Float) -> Tensor {
     precondition(g.shape == y.shape, "leakyReLUGrad: \(g.shape) vs \(y.shape)")
-    Kernels.ensure()
-    let dx = Tensor(uninitialized: g.shape)
-    leaky_relu_backward(dx.data, g.data, y.data, g.count, slope)
+    let dx = Tensor.run(g.shape) { leaky_relu_backward($0, g.data, y.data, g.count, slope) }
     let mask = y.detached()
     return record(dx, "leakyReLUGrad", [g]) { gg, _ in [leakyReLUGrad(gg, mask: mask, slope: slope)] }
 }

@@ -74,9 +74,7 @@ func conv2dInputGrad(_ dy: Tensor, _ w: Tensor, _ geo: ConvGeometry, gain: Float
 func conv2dWeightGrad(_ dy: Tensor, _ x: Tensor, _ geo: ConvGeometry, gain: Float, cache: FrozenWeights?) -> Tensor {
     precondition(dy.shape == geo.outputShape && x.shape == geo.inputShape,
                  "conv2d weight gradient: dy \(dy.shape), x \(x.shape) for \(geo)")
-    Kernels.ensure()
-    let dw = Tensor(uninitialized: geo.weightShape)
-    geo.call { conv2d_backward_weight(dw.data, dy.data, x.data, $0, $1, $2, $3, $4, $5, $6, $7, $8, gain) }
+    let dw = Tensor.run(geo.weightShape) { dw in geo.call { conv2d_backward_weight(dw, dy.data, x.data, $0, $1, $2, $3, $4, $5, $6, $7, $8, gain) } }
     return record(dw, "conv2dWeightGrad", [dy, x]) { g, needs in
         // <g, dW(dy, x)> = <dy, conv2d(x, g)>: d/ddy = conv2d(x, g), d/dx = input grad of (dy, g).
         [needs[0] ? conv2d(x, g, stride: geo.stride, padding: geo.pad, gain: gain, cache: cache) : nil,

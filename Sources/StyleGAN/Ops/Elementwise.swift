@@ -58,13 +58,7 @@ private func binaryKernel(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
     let out = Tensor(uninitialized: shape)
     if out.count == 0 { return out }
     let (dims, strides) = coalesce(shape, [broadcastStrides(a.shape, to: shape), broadcastStrides(b.shape, to: shape)])
-    dims.withUnsafeBufferPointer { d in
-        strides[0].withUnsafeBufferPointer { sa in
-            strides[1].withUnsafeBufferPointer { sb in
-                ew_binary(op.rawValue, out.data, a.data, sa.baseAddress, b.data, sb.baseAddress, d.baseAddress, Int32(dims.count))
-            }
-        }
-    }
+    ew_binary(op.rawValue, out.data, a.data, strides[0], b.data, strides[1], dims, Int32(dims.count))
     return out
 }
 
@@ -99,17 +93,11 @@ public func / (a: Tensor, b: Tensor) -> Tensor {
 
 // MARK: - Scalars
 
-private func affineKernel(_ x: Tensor, _ scale: Float, _ shift: Float) -> Tensor {
-    Kernels.ensure()
-    let out = Tensor(uninitialized: x.shape)
-    ew_affine(out.data, x.data, scale, shift, x.count)
-    return out
-}
-
 extension Tensor {
     /// scale * self + shift, as one primitive (scalars are constants).
     public func affine(scale: Float, shift: Float = 0) -> Tensor {
-        record(affineKernel(self, scale, shift), "affine", [self]) { g, _ in [g.affine(scale: scale)] }
+        let y = Tensor.run(shape) { ew_affine($0, data, scale, shift, count) }
+        return record(y, "affine", [self]) { g, _ in [g.affine(scale: scale)] }
     }
 }
 
@@ -128,10 +116,7 @@ private enum UnaryOp: Int32 {
 }
 
 private func unaryKernel(_ op: UnaryOp, _ x: Tensor) -> Tensor {
-    Kernels.ensure()
-    let out = Tensor(uninitialized: x.shape)
-    ew_unary(op.rawValue, out.data, x.data, x.count)
-    return out
+    Tensor.run(x.shape) { ew_unary(op.rawValue, $0, x.data, x.count) }
 }
 
 extension Tensor {
@@ -206,12 +191,7 @@ extension Tensor {
         }
         if xd.isEmpty { xd = [1]; od = [1] }
         precondition(xd.count <= Int(CK_MAXDIM), "sumTo over \(xd.count) alternating axes is not supported")
-        let xl = xd.map { Int($0) }, ol = od.map { Int($0) }
-        xl.withUnsafeBufferPointer { xp in
-            ol.withUnsafeBufferPointer { op in
-                reduce_sum(out.data, op.baseAddress, data, xp.baseAddress, Int32(xl.count))
-            }
-        }
+        reduce_sum(out.data, od, data, xd, Int32(xd.count))
         return record(out, "sumTo", [self]) { [shape] g, _ in [g.expand(shape)] }
     }
 
@@ -224,11 +204,7 @@ extension Tensor {
         let out = Tensor(uninitialized: target)
         if out.count > 0 {
             let (dims, strides) = coalesce(target, [broadcastStrides(shape, to: target)])
-            dims.withUnsafeBufferPointer { d in
-                strides[0].withUnsafeBufferPointer { s in
-                    ew_copy_strided(out.data, data, s.baseAddress, d.baseAddress, Int32(dims.count))
-                }
-            }
+            ew_copy_strided(out.data, data, strides[0], dims, Int32(dims.count))
         }
         return record(out, "expand", [self]) { [shape] g, _ in [g.sumTo(shape)] }
     }

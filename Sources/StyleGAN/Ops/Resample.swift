@@ -48,10 +48,8 @@ public func upfirdn2d(_ x: Tensor, filter: FIRFilter, up: Int = 1, down: Int = 1
     let ow = (w * up + padding.x0 + padding.x1 - filter.width) / down + 1
     precondition(h * up + padding.y0 + padding.y1 >= filter.height && w * up + padding.x0 + padding.x1 >= filter.width,
                  "upfirdn2d: filter \(filter.height)x\(filter.width) larger than the padded \(h)x\(w) input")
-    Kernels.ensure()
-    let y = Tensor(uninitialized: [n, c, oh, ow])
-    filter.values.withUnsafeBufferPointer { f in
-        upfirdn2d(y.data, x.data, f.baseAddress, Int32(n * c), Int32(h), Int32(w), Int32(filter.height), Int32(filter.width),
+    let y = Tensor.run([n, c, oh, ow]) {
+        upfirdn2d($0, x.data, filter.values, Int32(n * c), Int32(h), Int32(w), Int32(filter.height), Int32(filter.width),
                   Int32(up), Int32(down), Int32(padding.x0), Int32(padding.x1), Int32(padding.y0), Int32(padding.y1))
     }
     return record(y, "upfirdn2d", [x]) { g, _ in
@@ -86,9 +84,7 @@ extension Tensor {
     public func pixelShuffled2x() -> Tensor {
         precondition(rank == 4 && shape[1] % 4 == 0, "pixelShuffled2x: input \(shape) must be (N, 4C, H, W)")
         let (n, c, h, w) = (shape[0], shape[1] / 4, shape[2], shape[3])
-        Kernels.ensure()
-        let y = Tensor(uninitialized: [n, c, 2 * h, 2 * w])
-        pixel_shuffle2(y.data, data, Int32(n * c), Int32(h), Int32(w), 0)
+        let y = Tensor.run([n, c, 2 * h, 2 * w]) { pixel_shuffle2($0, data, Int32(n * c), Int32(h), Int32(w), 0) }
         return record(y, "pixelShuffled2x", [self]) { g, _ in [g.pixelUnshuffled2x()] }
     }
 
@@ -96,9 +92,7 @@ extension Tensor {
     public func pixelUnshuffled2x() -> Tensor {
         precondition(rank == 4 && shape[2] % 2 == 0 && shape[3] % 2 == 0, "pixelUnshuffled2x: input \(shape) must be (N, C, 2H, 2W)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2] / 2, shape[3] / 2)
-        Kernels.ensure()
-        let x = Tensor(uninitialized: [n, 4 * c, h, w])
-        pixel_shuffle2(data, x.data, Int32(n * c), Int32(h), Int32(w), 1)
+        let x = Tensor.run([n, 4 * c, h, w]) { pixel_shuffle2(data, $0, Int32(n * c), Int32(h), Int32(w), 1) }
         return record(x, "pixelUnshuffled2x", [self]) { g, _ in [g.pixelShuffled2x()] }
     }
 }

@@ -26,10 +26,7 @@ extension Tensor {
         let out = Tensor(uninitialized: [b, a] + shape[2...])
         if count > 0 {
             Kernels.ensure()
-            let dims = [b, a, inner], strides = [inner, b * inner, 1]
-            dims.withUnsafeBufferPointer { d in
-                strides.withUnsafeBufferPointer { s in ew_copy_strided(out.data, data, s.baseAddress, d.baseAddress, 3) }
-            }
+            ew_copy_strided(out.data, data, [inner, b * inner, 1], [b, a, inner], 3)  // strides, dims
         }
         return record(out, "transposed01", [self]) { g, _ in [g.transposed01()] }
     }

@@ -26,11 +26,9 @@ func reflectPadAdjoint(_ g: Tensor, _ p: Padding2D, height h: Int, width w: Int)
 /// outside, align_corners false. `theta`: N row-major 2x3 matrices (normalised coordinates).
 public func gridSampleAffine(_ x: Tensor, theta: [Float], height: Int, width: Int) -> Tensor {
     precondition(x.rank == 4 && theta.count == 6 * x.shape[0], "gridSampleAffine: \(theta.count) values of theta for \(x.shape)")
-    Kernels.ensure()
     let (n, c, ih, iw) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let y = Tensor(uninitialized: [n, c, height, width])
-    theta.withUnsafeBufferPointer {
-        grid_sample_affine(y.data, x.data, $0.baseAddress, Int32(n), Int32(c), Int32(ih), Int32(iw), Int32(height), Int32(width), 0)
+    let y = Tensor.run([n, c, height, width]) {
+        grid_sample_affine($0, x.data, theta, Int32(n), Int32(c), Int32(ih), Int32(iw), Int32(height), Int32(width), 0)
     }
     return record(y, "gridSampleAffine", [x]) { g, _ in [gridSampleAffineAdjoint(g, theta: theta, height: ih, width: iw)] }
 }
@@ -38,9 +36,7 @@ public func gridSampleAffine(_ x: Tensor, theta: [Float], height: Int, width: In
 func gridSampleAffineAdjoint(_ g: Tensor, theta: [Float], height ih: Int, width iw: Int) -> Tensor {
     let (n, c, oh, ow) = (g.shape[0], g.shape[1], g.shape[2], g.shape[3])
     let x = Tensor(uninitialized: [n, c, ih, iw])
-    theta.withUnsafeBufferPointer {
-        grid_sample_affine(g.data, x.data, $0.baseAddress, Int32(n), Int32(c), Int32(ih), Int32(iw), Int32(oh), Int32(ow), 1)
-    }
+    grid_sample_affine(g.data, x.data, theta, Int32(n), Int32(c), Int32(ih), Int32(iw), Int32(oh), Int32(ow), 1)
     return record(x, "gridSampleAffineAdjoint", [g]) { gg, _ in [gridSampleAffine(gg, theta: theta, height: oh, width: ow)] }
 }
 
@@ -48,15 +44,13 @@ func gridSampleAffineAdjoint(_ g: Tensor, theta: [Float], height ih: Int, width 
 public func channelMix(_ x: Tensor, matrices m: [Float]) -> Tensor {
     precondition(x.rank == 4 && m.count == x.shape[0] * x.shape[1] * (x.shape[1] + 1),
                  "channelMix: \(m.count) matrix values for \(x.shape)")
-    Kernels.ensure()
-    let y = Tensor(uninitialized: x.shape)
-    m.withUnsafeBufferPointer { channel_mix(y.data, x.data, $0.baseAddress, Int32(x.shape[0]), Int32(x.shape[1]), x.shape[2] * x.shape[3], 0) }
+    let y = Tensor.run(x.shape) { channel_mix($0, x.data, m, Int32(x.shape[0]), Int32(x.shape[1]), x.shape[2] * x.shape[3], 0) }
     return record(y, "channelMix", [x]) { g, _ in [channelMixAdjoint(g, matrices: m)] }
 }
 
 func channelMixAdjoint(_ g: Tensor, matrices m: [Float]) -> Tensor {
     let x = Tensor(uninitialized: g.shape)
-    m.withUnsafeBufferPointer { channel_mix(g.data, x.data, $0.baseAddress, Int32(g.shape[0]), Int32(g.shape[1]), g.shape[2] * g.shape[3], 1) }
+    channel_mix(g.data, x.data, m, Int32(g.shape[0]), Int32(g.shape[1]), g.shape[2] * g.shape[3], 1)
     // The adjoint has no offset, so its own adjoint is the forward without one.
     let c = g.shape[1]
     let linear = (0..<m.count).map { ($0 % (c + 1)) == c ? 0 : m[$0] }

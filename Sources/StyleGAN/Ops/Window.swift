@@ -10,13 +10,6 @@ extension Tensor {
         return (shape[0] * shape[1], shape[2], shape[3])
     }
 
-    private static func run(_ shape: [Int], _ body: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
-        Kernels.ensure()
-        let y = Tensor(uninitialized: shape)
-        body(y.data)
-        return y
-    }
-
     private func windowGeometry(_ op: String, k: Int, stride s: Int, padding p: Int) -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
         let (planes, h, w) = planes(op)
         let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1)

@@ -5,8 +5,7 @@
 /// Where an op's input came from, as the graph needs it: a leaf tensor (a parameter or an input
 /// whose gradient is wanted), the node of an op's output, or a constant. An intermediate tensor is
 /// referenced through its node only, so its buffer is freed as soon as no backward rule captured
-/// it (PyTorch's saved-tensors rule); a graph that held every input tensor kept every activation
-/// of a training step alive until the step's end.
+/// it (PyTorch's saved-tensors rule).
 enum Edge {
     case leaf(Tensor)
     case node(Node, shape: [Int])
@@ -109,7 +108,7 @@ private func topologicalOrder(_ roots: [Node]) -> [Node] {
 /// gradients are dropped as soon as they are passed on. `leaves` collects the leaf tensors reached.
 /// With `only`, an op computes an input's gradient only if that input leads to one of these keys
 /// (torch.autograd.grad's pruning): R1's gradient with respect to the reals then skips every
-/// conv's weight gradient, a convolution's worth of work per layer that was thrown away.
+/// conv's weight gradient.
 private func propagate(_ outputs: [Tensor], seeds: [Tensor], createGraph: Bool,
                        keep: (ObjectIdentifier) -> Bool, only: Set<ObjectIdentifier>? = nil,
                        leaves: inout [Tensor]) -> [ObjectIdentifier: Tensor] {
@@ -168,11 +167,7 @@ extension Tensor {
         for t in leaves {
             guard let g = grads[ObjectIdentifier(t)] else { continue }
             let g2 = createGraph ? g : g.detached()
-            if let old = t.grad {
-                t.grad = createGraph ? old + g2 : GradMode.withoutGrad { old + g2 }
-            } else {
-                t.grad = g2
-            }
+            t.grad = t.grad.map { old in createGraph ? old + g2 : GradMode.withoutGrad { old + g2 } } ?? g2
         }
     }
 }

@@ -21,15 +21,13 @@ public final class FrozenWeights: @unchecked Sendable {  // used by one task at 
     public static func during<T>(keepingTransformsOf reused: NamedParameters = [], maxTiles: Int = defaultMaxTiles,
                                  _ body: (FrozenWeights) throws -> T) rethrows -> T {
         let cache = FrozenWeights(reused: Set(reused.map { ObjectIdentifier($0.1) }), maxTiles: maxTiles)
-        FrozenWeights.registry.withLock { $0.insert(ObjectIdentifier(cache)) }
         defer { cache.close() }
         return try body(cache)
     }
 
     private init(reused: Set<ObjectIdentifier>, maxTiles: Int) { (self.reused, self.maxTiles) = (reused, maxTiles) }
 
-    /// Open caches, and the parameters each has derived from (for `isFrozen`).
-    private static let registry = Locked(Set<ObjectIdentifier>())
+    /// The parameters each open cache has derived from (for `isFrozen`).
     private static let sources = Locked([ObjectIdentifier: Set<ObjectIdentifier>]())
     private var isOpen = true
 
@@ -37,7 +35,6 @@ public final class FrozenWeights: @unchecked Sendable {  // used by one task at 
         isOpen = false
         derived = [:]
         transformed = [:]
-        FrozenWeights.registry.withLock { _ = $0.remove(ObjectIdentifier(self)) }
         FrozenWeights.sources.withLock { $0[ObjectIdentifier(self)] = nil }
     }
 

@@ -28,18 +28,17 @@ public final class Tensor {
     public let shape: [Int]
     let storage: Storage
     /// Set on leaves (parameters, inputs) whose gradient is wanted; ops propagate it.
-    public var requiresGrad: Bool
+    public var requiresGrad = false
     /// Accumulated by `backward()` on leaves that require grad.
     public var grad: Tensor?
     /// The op that produced this tensor, when it was recorded for autograd.
     var gradFn: Node?
 
-    init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
+    init(shape: [Int], storage: Storage) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not match buffer size \(storage.count)")
         self.shape = shape
         self.storage = storage
-        self.requiresGrad = requiresGrad
     }
 
     /// An uninitialised tensor (every element is written by the caller).
@@ -47,23 +46,25 @@ public final class Tensor {
         self.init(shape: shape, storage: Storage(count: shape.reduce(1, *)))
     }
 
-    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
-        self.init(uninitialized: shape)
-        data.initialize(repeating: 0, count: count)
-        self.requiresGrad = requiresGrad
-    }
+    public convenience init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
 
-    public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+    public convenience init(repeating value: Float, shape: [Int]) {
         self.init(uninitialized: shape)
         data.initialize(repeating: value, count: count)
-        self.requiresGrad = requiresGrad
     }
 
-    public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) {
+    public convenience init(_ values: [Float], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(uninitialized: shape)
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
-        self.requiresGrad = requiresGrad
+        data.update(from: values, count: values.count)
+    }
+
+    /// A new tensor of `shape` whose every element `kernel` writes (after `Kernels.ensure()`).
+    static func run(_ shape: [Int], _ kernel: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+        Kernels.ensure()
+        let y = Tensor(uninitialized: shape)
+        kernel(y.data)
+        return y
     }
 
     public convenience init(scalar: Float) { self.init([scalar], shape: []) }
@@ -136,11 +137,7 @@ public final class Tensor {
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
     /// A deep copy with no autograd history.
-    public func copy() -> Tensor {
-        let out = Tensor(uninitialized: shape)
-        out.data.update(from: data, count: count)
-        return out
-    }
+    public func copy() -> Tensor { Tensor.run(shape) { $0.update(from: data, count: count) } }
 
     /// Overwrites the values in place (shapes must match); for optimisers, EMA and loading.
     public func assign(_ other: Tensor) {
