@@ -1,6 +1,6 @@
 // Latent edit directions and edits along them. SeFa (Shen & Zhou 2021, "Closed-form factorization
 // of latent semantics in GANs", genforce/sefa): the style affines of a layer range map w to each
-// layer's styles; stacking their weights as columns of A (wDim x sum of 2C), each column scaled
+// layer's styles; stacking their weights as columns of A (wDim x the number of styles), each column scaled
 // to unit norm, the eigenvectors of A A^T with the largest eigenvalues are the directions of w
 // that move the styles most. An edit adds strength x direction to w on chosen layers.
 import Foundation
@@ -19,7 +19,7 @@ public struct Directions {
         var a: [Double] = []  // Aᵀ: one unit row per style
         for l in chosen {
             guard l >= 0 && l < g.synthesis.layers.count else { throw StyleGANError.inference("layer \(l) is past the network's \(g.synthesis.layers.count) layers") }
-            let w = g.synthesis.layers[l].style.affine.weight.scalars  // (2C, wDim): each row a column of A
+            let w = g.synthesis.layers[l].styleAffine.weight.scalars  // (2C or C, wDim): each row a column of A
             for r in 0..<w.count / d {
                 let row = w[r * d..<(r + 1) * d].map(Double.init)
                 let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()

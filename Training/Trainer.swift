@@ -55,6 +55,9 @@ public struct TrainOptions {
     /// class ("projection" or "acgan"; `Config.ConditionalD`); nil: the run's (unconditional).
     public var conditional: Bool?
     public var conditionalD: String?
+    /// StyleGAN2's weight demodulation in place of AdaIN (`Config.demodulate`): a new run's choice;
+    /// a resumed or pretrained network keeps its own (nil: the network's; off for a new run).
+    public var demodulate: Bool?
     public var keepCheckpoints = 3
     public var maxRetries = 3
     public var progress = true
@@ -143,8 +146,14 @@ public final class Trainer {
             config = p.config
             pretrained = p
         }
-        config = try Trainer.conditioned(config, options: options, dataset: dataset,
-                                         network: resumed != nil ? "the checkpoint" : pretrained != nil ? options.resumeFrom : nil)
+        let network = resumed != nil ? "the checkpoint" : pretrained != nil ? options.resumeFrom : nil
+        config = try Trainer.conditioned(config, options: options, dataset: dataset, network: network)
+        if let demodulate = options.demodulate {
+            if let network, demodulate != (config.demodulate == true) {
+                throw StyleGANError.training("--\(demodulate ? "" : "no-")demod: \(network)'s generator \(demodulate ? "uses AdaIN" : "demodulates"); the architecture is the network's")
+            }
+            config.demodulate = demodulate ? true : nil
+        }
         let saved = try resumed.map { r -> TrainingState in
             guard let s = try TrainingState(metadata: r.extraMetadata) else {
                 throw StyleGANError.training("checkpoint has no training state (made by `stylegan init`?); start a new run instead of resuming")

@@ -19,6 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Fade-in alpha (train).") var alpha: Float = 1
     @Option(help: "Config preset (generate, train).") var config = "paper256"
     @Option(help: "Resolution (generate, train; default: the config's).") var resolution: Int?
+    @Flag(help: "StyleGAN2's weight demodulation in place of AdaIN (generate, project, train).") var demod = false
     @Option(help: "Augmentation (train): none or ada (ADA's pipeline at --p on every image D sees).") var aug = "none"
     @Option(help: "Augmentation probability for --aug ada (train).") var p: Float = 0.5
     @Flag(help: "Print only JSON lines, one object per row.") var json = false
@@ -53,7 +54,8 @@ struct Bench: ParsableCommand {
         case .inception:
             printRows([InceptionBench.run(batch: batch, iters: iters)], json: json)
         case .generate, .project, .train:
-            let cfg = try Config.preset(named: config)
+            var cfg = try Config.preset(named: config)
+            if demod { (cfg.demodulate, cfg.name) = (true, cfg.name + "+demod") }
             let r = resolution ?? cfg.resolution
             guard cfg.resolutions.contains(r) else { throw ValidationError("--resolution \(r) is not one of \(cfg.resolutions)") }
             if target == .generate {

@@ -22,7 +22,7 @@ struct Info: ParsableCommand {
                 + "minibatch stddev group \(c.mbstdGroupSize)",
         ]
         let variants = [
-            c.instanceNormEpsilon.map { "instance-norm eps \($0)" }, c.biasBeforeBlur == true ? "bias before blur" : nil,
+            c.demodulate == true ? "weight demodulation (StyleGAN2) in place of AdaIN" : nil, c.instanceNormEpsilon.map { "instance-norm eps \($0)" }, c.biasBeforeBlur == true ? "bias before blur" : nil,
             c.noisePerResolution == true ? "one noise map per resolution" : nil, c.dLinearFromRGB == true ? "linear fromRGB" : nil,
             c.dChannelsChangeFirst == true ? "D blocks widen first" : nil, c.mbstdWholeBatch == true ? "whole-batch stddev" : nil,
         ].compactMap { $0 }

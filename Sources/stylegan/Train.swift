@@ -1,6 +1,6 @@
 // `stylegan train --data DATA --outdir RUN [--config small64] [--kimg N] [--resolution R] [--batch B]
 // [--seed S] [--loss logistic] [--mirror] [--phase-kimg K] [--resume latest|FILE] [--resume-from PRETRAINED]
-// [--aug none|fixed|ada] [--p P] [--cond [--cond-loss projection|acgan]]`
+// [--aug none|fixed|ada] [--p P] [--cond [--cond-loss projection|acgan]] [--demod]`
 // Under `mpirun -np N` (a build with STYLEGAN_MPI=1) the N processes train one model together.
 import ArgumentParser
 import Foundation
@@ -33,6 +33,7 @@ struct Train: ParsableCommand {
     @Option(help: "ADA's target for r_t = E[sign(D(reals))] (default 0.6).") var adaTarget: Float?
     @Option(help: "ADA's speed: p can go from 0 to 1 in this many thousand images (default 500).") var adaKimg: Double?
     @Flag(inversion: .prefixedNo, help: "Class-conditional training on a dataset prepared with --labels (default: off).") var cond: Bool?
+    @Flag(inversion: .prefixedNo, help: "StyleGAN2's weight demodulation in place of AdaIN's instance normalisation (removes the droplet artefacts; a new run's choice, default: off).") var demod: Bool?
     @Option(help: "How a conditional D uses the class: projection (projection discriminator) or acgan (auxiliary classifier) (default: projection).") var condLoss: String?
     @Option(help: "Metrics at every snapshot into stats.jsonl, comma separated: fid5k, kid10k, ... (Inception; off by default).") var metrics: String?
     @Option(help: "The converted Inception network for --metrics (default: $STYLEGAN_INCEPTION or ~/.cache/stylegan/inception-2015-12-05.safetensors).") var inception: String?
@@ -67,7 +68,7 @@ struct Train: ParsableCommand {
         options.inceptionPath = inception
         (options.freezeD, options.freezeMapping, options.dWarmupKimg) = (freezeD, freezeMapping, dWarmupKimg)
         (options.augment, options.augmentP, options.adaTarget, options.adaKimg) = (aug, p, adaTarget, adaKimg)
-        (options.conditional, options.conditionalD) = (cond, condLoss)
+        (options.conditional, options.conditionalD, options.demodulate) = (cond, condLoss, demod)
         (options.progress, options.rankChecksums, options.failAtIterations) = (!quiet, debugRankChecksums, Set(debugFailAt))
         let world = try Collective.world()
         options.collective = world

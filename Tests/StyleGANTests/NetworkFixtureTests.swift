@@ -150,3 +150,44 @@ struct ParameterCountTests {
         #expect(g.synthesis.layers.count == 14)
     }
 }
+
+/// StyleGAN2's weight demodulation (`Config.demodulate`) against Tests/reference/networks.py's
+/// demodulating synthesis (make_demod_fixtures.py: the fixture network at 128 px), on both
+/// convolution routes, with the tolerances of the AdaIN generator's test above.
+@Suite("Weight demodulation against the PyTorch reference", .serialized)
+struct DemodulationFixtureTests {
+    static let file = Result { try SafetensorsFile.read(fixturesDirectory.appendingPathComponent("networks/demod.safetensors").path) }
+    static let generator = Result { () throws -> Generator in
+        var config = referenceConfig
+        (config.resolution, config.demodulate) = (128, true)
+        let g = Generator(config: config, seed: 1)
+        for (name, t) in g.synthesis.namedParameters(prefix: "G.synthesis") { t.assign(try file.get().tensor(name, shape: t.shape)) }
+        return g
+    }
+
+    @Test("image and gradients", arguments: [[4, 100], [16, 30], [128, 50]])
+    func synthesis(_ c: [Int]) throws {
+        let (r, alpha) = (c[0], Float(c[1]) / 100)
+        let (f, g) = (try Self.file.get(), try Self.generator.get())
+        let name = String(format: "r%d_a%03d", r, c[1])
+        // The styles are C wide (no AdaIN bias half).
+        #expect(g.synthesis.layers[0].styleAffine.weight.shape == [16, 16] && g.synthesis.layers[0].style == nil)
+        for winograd in [false, true] {
+            print("demodulated G at \(r)x\(r), alpha \(alpha), \(winograd ? "Winograd" : "direct") convolutions:")
+            let was = winograd3x3_set_enabled(winograd ? 1 : 0)
+            defer { _ = winograd3x3_set_enabled(was) }
+            let ws = try f.tensor(name + ".in.ws").copy()
+            ws.requiresGrad = true
+            let maps = try (0..<Config.layerCount(at: r)).map { try f.tensor(name + ".in.noise\($0)") }
+            let img = g.synthesis(ws, resolution: r, alpha: alpha, noise: .given(maps))
+            expectNear(img, try f.tensor(name + ".out.img"), rel: 1e-4, "image")
+            let used = g.synthesis.namedParameters(prefix: "G.synthesis").filter { f.tensors[name + ".grad." + $0.0] != nil }
+            #expect(used.count > 5)
+            let grads = gradients(of: [img], wrt: [ws] + used.map(\.1), gradOutputs: [try f.tensor(name + ".in.gimg")])
+            expectNear(grads[0], try f.tensor(name + ".grad.ws"), rel: winograd ? 2e-2 : 1e-3, "ws")
+            for ((p, _), grad) in zip(used, grads.dropFirst()) {
+                expectNear(grad, try f.tensor(name + ".grad." + p), rel: winograd ? 2e-2 : 2e-3, p)
+            }
+        }
+    }
+}

@@ -146,6 +146,31 @@ struct TrainTests {
         #expect(again.gan.config.phaseKimg == 0.2 && again.loss.name == "hinge" && !again.mirror && again.gan.config.batchSize == 8)
     }
 
+    /// `--demod`: a new run's architecture, recorded in its config and kept on resume; a resumed
+    /// or pretrained network of the other kind is refused before any step.
+    @Test func demodulationIsTheNetworksChoice() throws {
+        let data = try makeDataset(count: 16, name: "demod")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-run-\(getpid())-demod").path
+        var o = TrainOptions(data: data, outdir: base + "/demod", config: .tiny, totalKimg: 0.008)
+        (o.batch, o.phaseKimg, o.progress, o.demodulate) = (4, 0.1, false, true)
+        try Trainer(o).train()
+        let ckpt = try Checkpoint.load(from: base + "/demod/checkpoint-000008.safetensors")
+        #expect(ckpt.config.demodulate == true && ckpt.generator.synthesis.layers[0].modulation != nil)
+        var resume = TrainOptions(data: data, outdir: base + "/demod", config: .tiny, totalKimg: 0.016)
+        (resume.resume, resume.progress) = ("latest", false)
+        #expect(try Trainer(resume).gan.config.demodulate == true)
+        resume.demodulate = false
+        #expect(throws: StyleGANError.self) { try Trainer(resume) }
+
+        var adain = TrainOptions(data: data, outdir: base + "/adain", config: .tiny, totalKimg: 0.008)
+        (adain.batch, adain.phaseKimg, adain.progress) = (4, 0.1, false)
+        try Trainer(adain).train()
+        #expect(try Checkpoint.load(from: base + "/adain/checkpoint-000008.safetensors").config.demodulate == nil)
+        (adain.resume, adain.demodulate) = ("latest", true)
+        let error = #expect(throws: StyleGANError.self) { try Trainer(adain) }
+        #expect(error?.description.contains("--demod: the checkpoint's generator uses AdaIN") == true, "\(String(describing: error))")
+    }
+
     /// `--resume-from`: a new run from a pretrained network at its resolution, with fresh Adam
     /// state; a generator-only file brings G (and its EMA) and D starts untrained; the start
     /// resolution is kept on resume; data of another resolution is refused before any step.
@@ -363,11 +388,12 @@ struct ResumeTests {
         return p
     }
 
-    /// Plain, with ADA (p and its controller's running sums are part of the state), and
-    /// class-conditional with ACGAN (labels of reals and fakes drawn by the iteration).
-    @Test(arguments: [[String](), ["--aug", "ada", "--p", "0.3", "--ada-kimg", "0.5"], ["--cond", "--cond-loss", "acgan"]])
+    /// Plain, with ADA (p and its controller's running sums are part of the state),
+    /// class-conditional with ACGAN (labels of reals and fakes drawn by the iteration), and with
+    /// weight demodulation (recorded in the config, so the resume without --demod keeps it).
+    @Test(arguments: [[String](), ["--aug", "ada", "--p", "0.3", "--ada-kimg", "0.5"], ["--cond", "--cond-loss", "acgan"], ["--demod"]])
     func killedAndResumedRunMatchesAnUninterruptedOneBitForBit(_ extra: [String]) throws {
-        let tag = extra.isEmpty ? "plain" : extra.contains("--cond") ? "cond" : "ada"
+        let tag = extra.isEmpty ? "plain" : extra.contains("--cond") ? "cond" : extra.contains("--demod") ? "demod" : "ada"
         let data = try makeDataset(count: 16, name: "resume-\(tag)", classes: tag == "cond" ? 3 : 0)
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("stylegan-resume-\(getpid())-\(tag)").path
         let (a, b) = (base + "/straight", base + "/killed")

@@ -208,7 +208,14 @@ class MappingNetwork(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """conv (none for layer 0; 'up' + blur for even layers >= 2) then the epilogue:
-    noise, bias, lrelu, instance norm, AdaIN style."""
+    noise, bias, lrelu, instance norm, AdaIN style.
+
+    With cfg["demodulate"] (StyleGAN2's weight demodulation, Karras et al. 2020, in place of
+    AdaIN): no instance norm; the style is a scale s = 1 + affine(w) per channel (C outputs);
+    the layer's output is x * s, and the next conv, whose input that is, multiplies its outputs by
+    d_o = 1 / sqrt(sum_{i,k} (w_oik s_i)^2 + 1e-8) (w as used, with its equalised-lr scale),
+    right after the conv (before the up-conv's blur): StyleGAN2's modulated conv written as
+    "scale the input, conv, scale the output" (its fused_modconv=False form)."""
 
     def __init__(self, cfg, layer):
         super().__init__()
@@ -222,17 +229,26 @@ class SynthesisLayer(nn.Module):
             self.conv = EqualizedConv2d(cin, c, 3, gain=SQRT2, bias=False)
         self.noise_strength = nn.Parameter(torch.zeros(c))
         self.bias = nn.Parameter(torch.zeros(c))
-        self.style = EqualizedLinear(cfg["w_dim"], 2 * c, gain=1.0, lrmul=1.0)
+        self.demod = bool(cfg.get("demodulate"))
+        self.style = EqualizedLinear(cfg["w_dim"], c if self.demod else 2 * c, gain=1.0, lrmul=1.0)
         self.c = c
 
-    def forward(self, x, w, noise):
+    def forward(self, x, w, noise, s_in=None):
+        """AdaIN: returns x. Demodulated: x was scaled by s_in (the previous layer's scales,
+        None for the constant); returns (x * s, s)."""
         if self.layer >= 1:
+            x = self.conv(x, "up", self.fused) if self.up else self.conv(x, "same")
+            if self.demod:
+                wsq = self.conv.scaled_weight().square().sum(dim=[2, 3])        # (Cout, Cin)
+                d = torch.rsqrt(s_in.square() @ wsq.t() + 1e-8)                 # (N, Cout)
+                x = x * d[:, :, None, None]
             if self.up:
-                x = blur(self.conv(x, "up", self.fused))
-            else:
-                x = self.conv(x, "same")
+                x = blur(x)
         x = x + noise * self.noise_strength.view(1, -1, 1, 1)
         x = lrelu(x + self.bias.view(1, -1, 1, 1))
+        if self.demod:
+            s = 1.0 + self.style(w)
+            return x * s[:, :, None, None], s
         x = instance_norm(x)
         s = self.style(w)
         return x * (1.0 + s[:, :self.c, None, None]) + s[:, self.c:, None, None]
@@ -259,13 +275,17 @@ class SynthesisNetwork(nn.Module):
         n = ws.shape[0]
         x = self.const.expand(n, -1, -1, -1)
         prev = None
+        s = None
         for layer in range(nl):
             mod = getattr(self, f"layer{layer}")
             nz = None if noise is None else noise[layer]
             if nz is None:
                 r = layer_resolution(layer)
                 nz = torch.randn(n, 1, r, r, dtype=ws.dtype, device=ws.device)
-            x = mod(x, ws[:, layer], nz)
+            if mod.demod:
+                x, s = mod(x, ws[:, layer], nz, s)
+            else:
+                x = mod(x, ws[:, layer], nz)
             if layer == nl - 3:
                 prev = x   # last activation at R/2 (R > 4)
         img = getattr(self, f"torgb{R}")(x)

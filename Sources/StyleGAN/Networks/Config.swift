@@ -23,6 +23,10 @@ public struct Config: Codable, Equatable {
     public var dSpectralNorm = false
     /// Spectral normalisation of G's convolutions (off in the paper).
     public var gSpectralNorm = false
+    /// StyleGAN2's weight demodulation in place of AdaIN's instance normalisation (nil: StyleGAN1's
+    /// AdaIN): each layer scales its output by 1 + affine(w), the next conv divides its outputs by
+    /// the norm of its weights so modulated, and toRGB reads the scaled output (`StyleModulation`).
+    public var demodulate: Bool?
 
     // Variants of other StyleGAN ports, recorded so that their imported weights run exactly as in
     // their own code (nil everywhere: NVlabs' StyleGAN, which our own runs train).

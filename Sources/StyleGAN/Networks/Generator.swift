@@ -59,7 +59,9 @@ public enum NoiseInput {
     case given([Tensor])
 }
 
-/// One synthesis layer: [conv] -> noise -> bias -> leaky ReLU -> instance norm -> AdaIN style.
+/// One synthesis layer: [conv] -> noise -> bias -> leaky ReLU -> instance norm -> AdaIN style; with
+/// `Config.demodulate`, [conv demodulated for the scales of its input] -> noise -> bias -> leaky
+/// ReLU -> times this layer's style scales (StyleGAN2's style block, Karras et al. 2020).
 public final class SynthesisLayer: Module {
     public let index: Int, resolution: Int
     /// nil for layer 0, whose input is the learned constant.
@@ -68,7 +70,11 @@ public final class SynthesisLayer: Module {
     /// activation (`noiseBiasLeakyReLU`).
     public let noiseStrength: Tensor
     public let bias: Tensor
-    public let style: AdaIN
+    /// One of the two: AdaIN (StyleGAN1), or StyleGAN2's modulation where the config demodulates.
+    public let style: AdaIN?
+    public let modulation: StyleModulation?
+    /// The affine map from w to this layer's styles (AdaIN's scale and bias, or the modulation's scales).
+    public var styleAffine: EqualizedLinear { modulation?.affine ?? style!.affine }
     let sampling: ConvSampling
     let biasBeforeBlur: Bool
 
@@ -83,17 +89,37 @@ public final class SynthesisLayer: Module {
         sampling = upsamples ? .up(fused: resolution >= config.fusedScaleFrom) : .same
         noiseStrength = rng.constant([channels], 0)
         bias = rng.constant([channels], 0)
-        style = AdaIN(wDim: config.wDim, channels: channels, eps: config.instanceNormEps, init: &rng)
+        let demodulate = config.demodulate == true
+        style = demodulate ? nil : AdaIN(wDim: config.wDim, channels: channels, eps: config.instanceNormEps, init: &rng)
+        modulation = demodulate ? StyleModulation(wDim: config.wDim, channels: channels, init: &rng) : nil
         biasBeforeBlur = upsamples && config.biasBeforeBlur == true
     }
 
-    /// The input is consumed: a caller that passes its only reference lets the layer free it as
-    /// soon as the conv has read it (a 256 px activation of 16 images is 268 MB).
+    /// AdaIN's layer. The input is consumed: a caller that passes its only reference lets the layer
+    /// free it as soon as the conv has read it (a 256 px activation of 16 images is 268 MB).
     public func callAsFunction(_ input: consuming Tensor, w: Tensor, noise noiseMap: Tensor?, cache: FrozenWeights? = nil) -> Tensor {
+        style!(activation(input, inputScales: nil, noise: noiseMap, cache: cache), w: w, cache: cache)
+    }
+
+    /// The demodulating layer: its input was scaled by the previous layer's `inputScales` (nil for
+    /// the constant); returns its output times its own scales, and those scales.
+    public func modulated(_ input: consuming Tensor, inputScales: Tensor?, w: Tensor, noise noiseMap: Tensor?,
+                          cache: FrozenWeights? = nil) -> (Tensor, scales: Tensor) {
+        let s = modulation!.scales(w, cache: cache)
+        let x = activation(input, inputScales: inputScales, noise: noiseMap, cache: cache)
+        return (x * s.reshaped([s.shape[0], s.shape[1], 1, 1]), s)
+    }
+
+    /// [conv, demodulated where `inputScales` are given] -> [blur] -> noise -> bias -> leaky ReLU.
+    func activation(_ input: consuming Tensor, inputScales: Tensor?, noise noiseMap: Tensor?, cache: FrozenWeights?) -> Tensor {
         var x = input
         var b = bias
         if let conv {
             x = conv(x, sampling: sampling, cache: cache)
+            if let inputScales {
+                let d = demodulation(conv, inputScales: inputScales, cache: cache)
+                x = x * d.reshaped([d.shape[0], d.shape[1], 1, 1])
+            }
             // NVlabs blurs after the upsampling conv, before the noise (rosinality: after the bias,
             // which differs at the borders, where the blur reads zero padding).
             if biasBeforeBlur {
@@ -103,12 +129,12 @@ public final class SynthesisLayer: Module {
                 x = x.blurred()
             }
         }
-        x = noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noiseStrength, bias: b) } ?? x.biasLeakyReLU(b)
-        return style(x, w: w, cache: cache)
+        return noiseMap.map { x.noiseBiasLeakyReLU(noise: $0, strength: noiseStrength, bias: b) } ?? x.biasLeakyReLU(b)
     }
 
     public var members: [(String, ModuleMember)] {
-        (conv.map { [("conv", .module($0))] } ?? []) + [("noise_strength", .parameter(noiseStrength)), ("bias", .parameter(bias)), ("style", .module(style))]
+        (conv.map { [("conv", .module($0))] } ?? []) + [("noise_strength", .parameter(noiseStrength)), ("bias", .parameter(bias)),
+               ("style", .module(modulation.map { $0 as any Module } ?? style!))]
     }
 }
 
@@ -145,9 +171,14 @@ public final class SynthesisNetwork: Module {
         let maps = noiseMaps(noise, batch: n, layers: used)
         var x = const.expand([n] + const.shape.dropFirst())
         var previous: Tensor?
+        var scales: Tensor?  // demodulation: the scales the current x was multiplied by
         for l in layers.prefix(used) {
             let w = ws.narrow(axis: 1, start: l.index, length: 1).reshaped([n, config.wDim])
-            x = l(consume x, w: w, noise: maps[l.index], cache: cache)
+            if l.modulation != nil {
+                (x, scales) = l.modulated(consume x, inputScales: scales, w: w, noise: maps[l.index], cache: cache)
+            } else {
+                x = l(consume x, w: w, noise: maps[l.index], cache: cache)
+            }
             if l.index == used - 3 && alpha < 1 { previous = x }  // the last layer at R/2, for the fade-in
         }
         let image = toRGB[r]!(x, cache: cache)

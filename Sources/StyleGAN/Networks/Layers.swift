@@ -238,6 +238,31 @@ public final class AdaIN: Module {
     public var members: [(String, ModuleMember)] { [("", .module(affine))] }
 }
 
+/// StyleGAN2's modulation, in place of AdaIN in a network with `Config.demodulate`: a per-sample,
+/// per-channel scale s = 1 + affine(w) (gain 1) and no instance norm. The layer's output is
+/// scaled by s, and the next convolution, whose weights that scale modulates, divides each of its
+/// outputs by the norm of its modulated weights (weight demodulation, Karras et al. 2020).
+public final class StyleModulation: Module {
+    public let affine: EqualizedLinear
+
+    init(wDim: Int, channels: Int, init rng: inout ParameterInit) { affine = EqualizedLinear(wDim, channels, gain: 1, init: &rng) }
+
+    /// The scales s (N, C) of w (N, wDim).
+    public func scales(_ w: Tensor, cache: FrozenWeights? = nil) -> Tensor { affine(w, cache: cache) + 1 }
+
+    public var members: [(String, ModuleMember)] { [("", .module(affine))] }
+}
+
+/// The demodulation factors (N, Cout) of a conv whose input was scaled by s (N, Cin):
+/// 1 / sqrt(sum over inputs and taps of (w s)^2 + 1e-8), with w the weight as used.
+func demodulation(_ conv: EqualizedConv2d, inputScales s: Tensor, cache: FrozenWeights?) -> Tensor {
+    let squares = FrozenWeights.derived(cache, from: conv.weight, "demodulation") {
+        let (w, gain) = conv.effectiveWeight(cache)
+        return (w * gain).square().sum(axes: [2, 3], keepDims: false)  // (Cout, Cin)
+    }
+    return (matmul(s.square(), squares, transposeB: true) + 1e-8).rsqrt()
+}
+
 /// Conv (equalised lr, optional spectral norm), bias and leaky ReLU with `slope` (1: linear): the
 /// generator's toRGB (1x1, gain 1, linear), the discriminator's fromRGB stems (1x1; linear in
 /// rosinality's model default) and its 3x3 convs.
